@@ -1,0 +1,155 @@
+/**
+ * The settings kubegate understands, as data: one table drives YAML validation, flags, environment
+ * variables and docs/config.md, so the four can never disagree. YAML keys are the camelCase of the flags,
+ * grouped by section; flags mirror kube-apiserver's `--oidc-*` names so admins can copy them over.
+ */
+export type FieldType = 'string' | 'int' | 'bool' | 'list' | 'map' | 'hostport' | 'duration'
+
+export interface FieldSpec {
+  readonly type: FieldType
+  readonly doc: string
+  readonly default?: string | number | boolean | readonly string[]
+  /** Command-line flag without dashes. Derived from the path when absent (`oidc.issuerUrl` -> `oidc-issuer-url`). */
+  readonly flag?: string
+  readonly required?: boolean
+  readonly min?: number
+  readonly max?: number
+  readonly choices?: readonly string[]
+  /** The value names a file holding a secret (never the secret itself). */
+  readonly secretFile?: boolean
+}
+
+export interface SectionSpec { readonly [key: string]: FieldSpec | SectionSpec }
+
+export function isField (x: FieldSpec | SectionSpec): x is FieldSpec {
+  return typeof (x as FieldSpec).type === 'string' && typeof (x as FieldSpec).doc === 'string'
+}
+
+export const SCHEMA = {
+  listen: { type: 'hostport', default: '0.0.0.0:8443', doc: 'Address the proxy listens on (host:port).' },
+  tls: {
+    certFile: { type: 'string', doc: 'Serving certificate (PEM). Without it kubegate serves plain HTTP, for loopback testing only.' },
+    privateKeyFile: { type: 'string', secretFile: true, doc: 'Private key of the serving certificate (PEM).' },
+  },
+  oidc: {
+    issuerUrl: { type: 'string', required: true, doc: 'Issuer URL; must be https and equal the `iss` claim exactly.' },
+    clientId: { type: 'string', required: true, doc: 'Client id; tokens must carry it in `aud`.' },
+    caFile: { type: 'string', doc: 'CA bundle for the issuer (default: the system roots).' },
+    usernameClaim: { type: 'string', default: 'sub', doc: 'Claim used as the user name (Dex: `email`).' },
+    usernamePrefix: {
+      type: 'string',
+      doc: 'Prefix for user names. Unset: `<issuer URL>#` unless the claim is `email`; `-` disables prefixing.',
+    },
+    groupsClaim: { type: 'string', doc: 'Claim holding the groups (a string or an array of strings).' },
+    groupsPrefix: { type: 'string', doc: 'Prefix prepended to every group.' },
+    uidClaim: { type: 'string', doc: 'Claim forwarded as `Impersonate-Uid` (off when unset).' },
+    signingAlgs: { type: 'list', default: ['RS256'], doc: 'Accepted signing algorithms (RS*, PS*, ES*, EdDSA).' },
+    requiredClaims: {
+      type: 'map',
+      flag: 'oidc-required-claim',
+      doc: 'Claims that must be present with exactly this string value (flag: repeatable `key=value`).',
+    },
+    clockSkewSeconds: { type: 'int', default: 60, min: 0, max: 300, doc: 'Allowed clock skew for `exp`, `nbf`, `iat`.' },
+    allowReservedIdentities: {
+      type: 'bool',
+      default: false,
+      flag: 'allow-reserved-identities',
+      doc: 'Accept `system:` user names and groups from tokens (off: such tokens get 401).',
+    },
+    maxGroups: { type: 'int', default: 256, min: 1, max: 4096, doc: 'More groups than this: the token is refused (never truncated).' },
+    maxTokenBytes: { type: 'int', default: 8192, min: 1024, max: 14336, doc: 'Longer bearer tokens are refused unparsed.' },
+    jwksRefreshCooldownSeconds: {
+      type: 'int',
+      default: 30,
+      min: 1,
+      max: 3600,
+      doc: 'At most one JWKS refetch per this interval when a token names an unknown key.',
+    },
+    jwksMaxAgeSeconds: {
+      type: 'int',
+      default: 3600,
+      min: 60,
+      max: 86400,
+      doc: 'Refresh the key set at least this often, even if the issuer allows caching longer.',
+    },
+    jwksStaleAfterSeconds: {
+      type: 'int',
+      default: 86400,
+      min: 60,
+      doc: 'Readiness fails when the key set could not be refreshed for this long.',
+    },
+  },
+  upstream: {
+    server: { type: 'string', doc: 'kube-apiserver URL (https). Unset with no kubeconfig: in-cluster configuration.' },
+    caFile: { type: 'string', doc: 'CA bundle of the apiserver.' },
+    tokenFile: { type: 'string', secretFile: true, doc: 'kubegate\'s service-account token; re-read as it rotates.' },
+    tlsServerName: { type: 'string', doc: 'Server name to verify in the apiserver certificate (default: the URL host).' },
+    kubeconfig: { type: 'string', flag: 'kubeconfig', doc: 'Take server, CA and token from this kubeconfig instead.' },
+    context: { type: 'string', flag: 'context', doc: 'Context of the kubeconfig to use (default: current-context).' },
+    tokenRefreshSeconds: { type: 'int', default: 60, min: 1, max: 3600, doc: 'How often the token file is re-read.' },
+    timeoutSeconds: {
+      type: 'int',
+      default: 60,
+      min: 1,
+      max: 3600,
+      doc: 'Time for the apiserver to send response headers (not applied to watches, logs -f and upgrades).',
+    },
+    maxConnections: { type: 'int', default: 128, min: 1, max: 10000, doc: 'Pooled keep-alive connections to the apiserver.' },
+  },
+  cache: {
+    maxEntries: { type: 'int', default: 10000, min: 0, doc: 'Verified tokens kept in memory (LRU; 0 disables the cache).' },
+    maxTtlSeconds: { type: 'int', default: 300, min: 1, doc: 'Longest time a verified token is trusted without re-verification.' },
+    negativeTtlSeconds: { type: 'int', default: 30, min: 0, doc: 'How long a rejected token is remembered.' },
+    negativeMaxEntries: { type: 'int', default: 10000, min: 0, doc: 'Rejected tokens remembered (LRU).' },
+    maxPendingVerifications: {
+      type: 'int',
+      default: 256,
+      min: 1,
+      doc: 'Signature verifications queued at once; beyond this new tokens get 503 while cached ones keep working.',
+    },
+  },
+  server: {
+    headersTimeoutSeconds: { type: 'int', default: 20, min: 1, max: 120, doc: 'Time a client has to send its request headers.' },
+    requestTimeoutSeconds: { type: 'int', default: 300, min: 0, doc: 'Time a client has to send a whole request body (0: none).' },
+    keepAliveTimeoutSeconds: { type: 'int', default: 65, min: 1, doc: 'Idle keep-alive connections are closed after this.' },
+    upgradeIdleTimeoutSeconds: {
+      type: 'int',
+      default: 14400,
+      min: 0,
+      doc: 'Idle limit for exec/attach/port-forward sessions (0: none).',
+    },
+    maxUpgradesPerUser: { type: 'int', default: 32, min: 1, doc: 'Concurrent exec/attach/port-forward sessions per user.' },
+  },
+  log: {
+    level: {
+      type: 'string',
+      default: 'info',
+      choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      doc: 'Log level.',
+    },
+  },
+} as const satisfies SectionSpec
+
+export interface FlatField { path: string, flag: string, env: string, spec: FieldSpec }
+
+function kebab (s: string): string {
+  return s.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+/** Every field with its path, flag and environment variable, in schema order. */
+export function flattenSchema (schema: SectionSpec = SCHEMA): FlatField[] {
+  const out: FlatField[] = []
+  const walk = (node: SectionSpec, prefix: string[]): void => {
+    for (const [key, child] of Object.entries(node)) {
+      const path = [...prefix, key]
+      if (isField(child)) {
+        const flag = child.flag ?? path.map(kebab).join('-')
+        out.push({ path: path.join('.'), flag, env: 'KUBEGATE_' + flag.toUpperCase().replace(/-/g, '_'), spec: child })
+      } else {
+        walk(child, path)
+      }
+    }
+  }
+  walk(schema, [])
+  return out
+}
