@@ -1,0 +1,109 @@
+import { hash } from 'node:crypto'
+import type { ClaimMapper } from '../claims/map.js'
+import { toKubegateError, type KubegateError } from '../errors.js'
+import { buildImpersonationHeaders } from '../impersonation/headers.js'
+import type { OidcVerifier } from '../oidc/verifier.js'
+import type { Identity } from './identity.js'
+import { LruCache } from './token-cache.js'
+
+/** A verified token: the identity and the impersonation headers built from it, computed once. */
+export interface Authenticated {
+  readonly identity: Identity
+  /** Flat `[name, value, ...]` Impersonate-* lines, Latin-1 encoded UTF-8 (see toWireValue). */
+  readonly headers: readonly string[]
+  /** SHA-256 of the token, base64url: the cache key, and how a single token is revoked. Never the token. */
+  readonly tokenHash: string
+}
+
+export interface AuthenticatorOptions {
+  readonly verifier: Pick<OidcVerifier, 'verify'>
+  readonly mapClaims: ClaimMapper
+  readonly maxEntries: number
+  readonly maxTtlSeconds: number
+  readonly negativeTtlSeconds: number
+  readonly negativeMaxEntries: number
+  readonly now?: () => number
+}
+
+export type AuthOutcome = 'cache_hit' | 'verified' | 'negative_hit'
+
+export interface Authenticator {
+  /**
+   * Synchronous on a cache hit (no await on the hot path); a Promise when the token must be verified.
+   * Throws / rejects with a KubegateError.
+   */
+  authenticate: (token: string) => Authenticated | Promise<Authenticated>
+  /** Drops cached verdicts matching the predicate (revocation). */
+  evict: (predicate: (a: Authenticated) => boolean) => number
+  readonly size: number
+  readonly stats: { hits: number, misses: number, negativeHits: number }
+  clear: () => void
+}
+
+export function tokenHash (token: string): string {
+  return hash('sha256', token, 'base64url')
+}
+
+/**
+ * Token verification with a positive cache (key: SHA-256 of the token; lifetime min(exp − now, cap)),
+ * single flight for concurrent first uses of one token, and a short negative cache so a replayed bad token
+ * costs a hash and a map lookup instead of a signature check.
+ */
+export function createAuthenticator (options: AuthenticatorOptions): Authenticator {
+  const now = options.now ?? Date.now
+  const positive = new LruCache<Authenticated>(options.maxEntries, now)
+  const negative = new LruCache<KubegateError>(options.negativeMaxEntries, now)
+  const inflight = new Map<string, Promise<Authenticated>>()
+  const maxTtlMs = options.maxTtlSeconds * 1000
+  const negTtlMs = options.negativeTtlSeconds * 1000
+  const stats = { hits: 0, misses: 0, negativeHits: 0 }
+
+  async function verifyAndMap (token: string, key: string): Promise<Authenticated> {
+    try {
+      const { payload, exp } = await options.verifier.verify(token)
+      const identity = options.mapClaims(payload, exp)
+      const result: Authenticated = { identity, headers: buildImpersonationHeaders(identity), tokenHash: key }
+      const t = now()
+      positive.set(key, result, Math.min(exp * 1000, t + maxTtlMs))
+      return result
+    } catch (err) {
+      const e = toKubegateError(err)
+      // Only final verdicts about the token itself are remembered: "issuer down", "busy" and "unknown kid"
+      // (the issuer may have just rotated; the next refetch after the cooldown can find the key) must not stick.
+      if (e.statusCode === 401 && e.failure !== 'unknown_kid' && negTtlMs > 0) negative.set(key, e, now() + negTtlMs)
+      throw e
+    } finally {
+      inflight.delete(key)
+    }
+  }
+
+  return {
+    authenticate (token) {
+      const key = tokenHash(token)
+      const hit = positive.get(key)
+      if (hit !== undefined) {
+        stats.hits++
+        return hit
+      }
+      const neg = negative.get(key)
+      if (neg !== undefined) {
+        stats.negativeHits++
+        throw neg
+      }
+      stats.misses++
+      let p = inflight.get(key)
+      if (p === undefined) {
+        p = verifyAndMap(token, key)
+        inflight.set(key, p)
+      }
+      return p
+    },
+    evict: (predicate) => positive.deleteWhere((a) => predicate(a)),
+    get size () { return positive.size },
+    stats,
+    clear () {
+      positive.clear()
+      negative.clear()
+    },
+  }
+}

@@ -1,0 +1,15 @@
+/** Who a request runs as upstream. Built only from verified token claims (src/claims/map.ts). */
+export interface Identity {
+  /** Impersonate-User: non-empty, trimmed, no control characters, no comma. */
+  readonly user: string
+  /** One Impersonate-Group line each; unique, in token order. */
+  readonly groups: readonly string[]
+  /** Impersonate-Uid, when a uid claim is configured. */
+  readonly uid: string | undefined
+  /** The token's `sub` (revocation by subject). */
+  readonly sub: string
+  /** Token `exp`, seconds since the epoch. */
+  readonly exp: number
+  /** Token `iat`, seconds since the epoch, when present (revocation of tokens issued before a time). */
+  readonly iat: number | undefined
+}

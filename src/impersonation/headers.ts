@@ -1,0 +1,52 @@
+import type { Identity } from '../auth/identity.js'
+import { KubegateError } from '../errors.js'
+
+/**
+ * Header values are handed to undici and to raw sockets as JavaScript strings, which both write as
+ * Latin-1. To put the exact UTF-8 bytes of a claim on the wire (LDAP group names are often not ASCII),
+ * the string is re-expressed as one Latin-1 character per UTF-8 byte.
+ */
+export function toWireValue (value: string): string {
+  // Pure ASCII (the common case) needs no conversion.
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) > 0x7f) return Buffer.from(value, 'utf8').toString('latin1')
+  }
+  return value
+}
+
+// eslint-disable-next-line no-control-regex
+const BAD_VALUE = /[\u0000-\u001f\u007f]/
+
+/**
+ * Builds kubegate's identity headers as a flat `[name, value, ...]` list: exactly one Impersonate-User,
+ * one Impersonate-Group line per group (the apiserver never splits a value on commas, so joining would
+ * create a different group), Impersonate-Uid when present. Built once per verified token and cached with it.
+ *
+ * The final check (invariant 2) runs here, on the only producer of these headers: it throws (500) if the
+ * block would not carry exactly one clean, non-empty user.
+ */
+export function buildImpersonationHeaders (identity: Identity): readonly string[] {
+  const out: string[] = ['Impersonate-User', toWireValue(identity.user)]
+  for (const g of identity.groups) out.push('Impersonate-Group', toWireValue(g))
+  if (identity.uid !== undefined) out.push('Impersonate-Uid', toWireValue(identity.uid))
+  assertImpersonationBlock(out)
+  return Object.freeze(out)
+}
+
+export function assertImpersonationBlock (block: readonly string[]): void {
+  let users = 0
+  for (let i = 0; i < block.length; i += 2) {
+    const name = block[i] as string
+    const value = block[i + 1]
+    if (typeof value !== 'string' || value === '' || BAD_VALUE.test(value) || value.trim() !== value) {
+      throw new KubegateError('KG_ERR_INTERNAL', `impersonation header ${name} has an unsafe value`)
+    }
+    if (name === 'Impersonate-User') {
+      users++
+      if (value.includes(',')) throw new KubegateError('KG_ERR_INTERNAL', 'impersonated user contains a comma')
+    } else if (name !== 'Impersonate-Group' && name !== 'Impersonate-Uid') {
+      throw new KubegateError('KG_ERR_INTERNAL', `unexpected impersonation header ${name}`)
+    }
+  }
+  if (users !== 1) throw new KubegateError('KG_ERR_INTERNAL', 'impersonation block must carry exactly one user')
+}
