@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig } from './config/load.js'
+import { flattenSchema } from './config/schema.js'
+import { start } from './main.js'
+
+const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as the OIDC user, by impersonation.
+
+Usage:
+  kubegate [serve] --config kubegate.yaml [--flag=value ...]   run the proxy
+  kubegate classroom render --roster roster.yaml              per-student namespaces and RBAC
+  kubegate flags                                              list every flag with its YAML key
+  kubegate help
+
+Every setting is a YAML key, a flag and an environment variable (docs/config.md).`
+
+/** Subcommands registered by feature modules: name -> (argv after the name) => exit code. */
+type Command = (argv: string[]) => Promise<number>
+
+async function lazyCommand (name: string): Promise<Command | undefined> {
+  switch (name) {
+    case 'classroom': {
+      const m = await import('./classroom/cli.js')
+      return (argv) => m.runClassroomCommand(argv, { stdout: process.stdout, stderr: process.stderr })
+    }
+    default:
+      return undefined
+  }
+}
+
+async function serve (argv: string[]): Promise<number> {
+  let config
+  try {
+    config = loadConfig({ argv, env: process.env })
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n')
+      return 2
+    }
+    throw err
+  }
+  const kg = await start(config)
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    kg.logger.info({ signal }, 'shutting down')
+    kg.close().then(() => process.exit(0), (err: unknown) => {
+      kg.logger.error({ err: (err as Error).message }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  return -1
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [first, ...rest] = argv
+  if (first === 'help' || first === '--help' || first === '-h') {
+    process.stdout.write(USAGE + '\n')
+    return 0
+  }
+  if (first === 'flags') {
+    for (const f of flattenSchema()) process.stdout.write(`--${f.flag}\t${f.path}\t${f.env}\n`)
+    return 0
+  }
+  if (first === undefined || first.startsWith('--')) return serve(argv)
+  if (first === 'serve') return serve(rest)
+  const cmd = await lazyCommand(first)
+  if (cmd === undefined) {
+    process.stderr.write(`unknown command ${first}\n\n${USAGE}\n`)
+    return 2
+  }
+  return cmd(rest)
+}
+
+main(process.argv.slice(2)).then((code) => {
+  // -1: a server is running and owns the process lifetime.
+  if (code >= 0) process.exitCode = code
+}, (err: unknown) => {
+  process.stderr.write(`kubegate: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})
