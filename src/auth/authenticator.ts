@@ -13,6 +13,8 @@ export interface Authenticated {
   readonly headers: readonly string[]
   /** SHA-256 of the token, base64url: the cache key, and how a single token is revoked. Never the token. */
   readonly tokenHash: string
+  /** The issuer key that verified the token; entries are evicted when the issuer unpublishes it. */
+  readonly keyId: string | undefined
 }
 
 export interface AuthenticatorOptions {
@@ -60,9 +62,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
 
   async function verifyAndMap (token: string, key: string): Promise<Authenticated> {
     try {
-      const { payload, exp } = await options.verifier.verify(token)
+      const { payload, exp, kid } = await options.verifier.verify(token)
       const identity = options.mapClaims(payload, exp)
-      const result: Authenticated = { identity, headers: buildImpersonationHeaders(identity), tokenHash: key }
+      const result: Authenticated = { identity, headers: buildImpersonationHeaders(identity), tokenHash: key, keyId: kid }
       const t = now()
       positive.set(key, result, Math.min(exp * 1000, t + maxTtlMs))
       return result
