@@ -74,8 +74,6 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       // (the issuer may have just rotated; the next refetch after the cooldown can find the key) must not stick.
       if (e.statusCode === 401 && e.failure !== 'unknown_kid' && negTtlMs > 0) negative.set(key, e, now() + negTtlMs)
       throw e
-    } finally {
-      inflight.delete(key)
     }
   }
 
@@ -95,7 +93,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       stats.misses++
       let p = inflight.get(key)
       if (p === undefined) {
-        p = verifyAndMap(token, key)
+        // The entry is removed in a later microtask, so even a verifier that fails synchronously cannot
+        // leave a settled promise behind in the map (which would answer that token forever).
+        p = verifyAndMap(token, key).finally(() => inflight.delete(key))
         inflight.set(key, p)
       }
       return p

@@ -31,7 +31,7 @@ export interface VerifiedToken {
   /** `exp`, seconds since the epoch. */
   readonly exp: number
   /** `kid` of the key that verified the signature (undefined for a key without one). */
-  readonly kid: string | undefined
+  readonly kid?: string | undefined
 }
 
 export interface OidcVerifier {
