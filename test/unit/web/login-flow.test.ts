@@ -22,10 +22,18 @@ const PUBLIC = 'https://kubegate.example.edu'
  * an ID token with the nonce the flow expects (or another one). Only the HTTP protocol part is faked; the
  * token still goes through kubegate's real verifier and claim mapper.
  */
-function fakeRp (issuer: TestIssuer) {
+interface FakeRp extends RelyingParty {
+  authorizations: AuthorizationParams[]
+  exchanges: Array<{ url: URL, checks: ExchangeChecks }>
+  claims: Record<string, unknown>
+  nonce: string | undefined
+  discoveryDown: boolean
+}
+
+function fakeRp (issuer: TestIssuer): FakeRp {
   const authorizations: AuthorizationParams[] = []
   const exchanges: Array<{ url: URL, checks: ExchangeChecks }> = []
-  const rp = {
+  const rp: FakeRp = {
     authorizations,
     exchanges,
     claims: {} as Record<string, unknown>,
@@ -36,12 +44,12 @@ function fakeRp (issuer: TestIssuer) {
       authorizations.push(p)
       return new URL(`${issuer.url}/auth?state=${p.state}`)
     },
-    async exchange (url: URL, checks: ExchangeChecks) {
+    async exchange (url: URL, checks: ExchangeChecks): Promise<string> {
       exchanges.push({ url, checks })
       return issuer.token({ nonce: rp.nonce ?? checks.nonce, ...rp.claims })
     },
     async close () {},
-  } satisfies RelyingParty & Record<string, unknown>
+  }
   return rp
 }
 
@@ -74,7 +82,7 @@ function query (state: string, extra: Record<string, string> = { code: 'the-code
 }
 
 describe('login flow', () => {
-  let rp: ReturnType<typeof fakeRp>
+  let rp: FakeRp
   let flow: LoginFlow
   let t: number
   beforeEach(() => {
@@ -209,7 +217,7 @@ describe('login routes over HTTP', () => {
   let server: Server
   let base: string
   let routes: LoginRoutes
-  let rp: ReturnType<typeof fakeRp>
+  let rp: FakeRp
   const logLines: string[] = []
 
   before(async () => {
