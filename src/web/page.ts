@@ -33,6 +33,7 @@ const CSS = `
 :root{color-scheme:light dark;--fg:#1b1b1f;--muted:#4a4f57;--bg:#fff;--panel:#f3f4f6;--border:#c9ccd1;--accent:#0b57d0;--on-accent:#fff;--warn-bg:#fff4e5;--warn-fg:#5c3200}
 @media (prefers-color-scheme:dark){:root{--fg:#e6e6e9;--muted:#b4b8bf;--bg:#141518;--panel:#1f2126;--border:#3c4048;--accent:#8ab4f8;--on-accent:#0b1a33;--warn-bg:#3a2a12;--warn-fg:#ffd9a6}}
 *{box-sizing:border-box}
+[hidden]{display:none!important}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Hiragino Sans","Noto Sans JP","Yu Gothic",sans-serif}
 main{max-width:52rem;margin:0 auto;padding:1.25rem 1rem 3rem}
@@ -55,7 +56,7 @@ textarea{width:100%;min-height:12rem;padding:.6rem;border:1px solid var(--border
 .btn{display:inline-block;padding:.5rem 1rem;border-radius:.4rem;border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
 .btn.secondary{background:transparent;color:var(--accent)}
 .btn:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-.status{min-height:1.5em;color:var(--muted)}
+.status{align-self:center;color:var(--muted)}
 section{border-top:1px solid var(--border);margin-top:1.5rem}
 @media (max-width:30rem){.id{grid-template-columns:1fr}.id dd{margin-bottom:.4rem}h1{font-size:1.35rem}}
 `
@@ -64,8 +65,6 @@ section{border-top:1px solid var(--border);margin-top:1.5rem}
 // (select the text, or the download link). No inline handlers: the CSP allows this nonce-tagged block only.
 const SCRIPT = `
 (function(){
-  var status=document.getElementById('copy-status');
-  function say(t){if(status){status.textContent=t;}}
   var buttons=document.querySelectorAll('button[data-copy]');
   for(var i=0;i<buttons.length;i++){(function(b){
     b.hidden=false;
@@ -73,6 +72,8 @@ const SCRIPT = `
       var area=document.getElementById(b.getAttribute('data-copy'));
       if(!area){return;}
       var ok=b.getAttribute('data-ok'),bad=b.getAttribute('data-bad');
+      var status=document.getElementById(b.getAttribute('data-copy')+'-status');
+      function say(t){if(status){status.textContent=t;}}
       function fallback(){area.focus();area.select();try{say(document.execCommand('copy')?ok:bad);}catch(e){say(bad);}}
       if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(area.value).then(function(){say(ok);},fallback);}
       else{fallback();}
@@ -148,6 +149,7 @@ function kubeconfigBlock (m: Messages, b: KubeconfigBlock, label: string): strin
 <div class="actions">
 <button type="button" class="btn" data-copy="${escapeHtml(b.id)}" data-ok="${escapeHtml(m.copied)}" data-bad="${escapeHtml(m.copyFailed)}" hidden>${escapeHtml(m.copy)}</button>
 <a class="btn secondary" id="${escapeHtml(b.id)}-download" href="${dataUrl(b.text)}" download="${escapeHtml(b.fileName)}">${escapeHtml(m.download)} (${escapeHtml(b.fileName)})</a>
+<span id="${escapeHtml(b.id)}-status" class="status" role="status" aria-live="polite"></span>
 </div>`
 }
 
@@ -179,7 +181,6 @@ ${kubeconfigBlock(m, v.token, m.tokenLabel)}
 ${rows}
 </dl>
 <p class="warn" role="note">${escapeHtml(m.secretWarning)}</p>
-<p id="copy-status" class="status" role="status" aria-live="polite"></p>
 <section aria-labelledby="h-exec">
 <h2 id="h-exec">${escapeHtml(m.execTitle)}</h2>
 <p>${escapeHtml(m.execIntro)}</p>
