@@ -97,7 +97,7 @@ export function createClaimMapper (options: ClaimMappingOptions): ClaimMapper {
     let uid: string | undefined
     if (options.uidClaim !== undefined) {
       const u = payload[options.uidClaim]
-      if (typeof u !== 'string' || u === '' || CONTROL.test(u)) bad(`claim ${options.uidClaim} is not a usable uid`)
+      if (typeof u !== 'string' || u === '' || CONTROL.test(u) || u.trim() !== u) bad(`claim ${options.uidClaim} is not a usable uid`)
       uid = u
     }
     const sub = typeof payload.sub === 'string' ? payload.sub : ''

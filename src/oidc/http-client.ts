@@ -83,7 +83,7 @@ function discard (body: NodeJS.ReadableStream & { destroy: (err?: Error) => void
   body.destroy()
 }
 
-/** `max-age` from a Cache-Control header, in seconds (undefined when absent or `no-store`/`no-cache`). */
+/** `max-age` from a Cache-Control header, in seconds: undefined when absent, 0 for `no-store`/`no-cache`. */
 export function maxAgeSeconds (cacheControl: string | string[] | undefined): number | undefined {
   const value = Array.isArray(cacheControl) ? cacheControl.join(',') : cacheControl
   if (value === undefined) return undefined
