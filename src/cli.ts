@@ -8,6 +8,7 @@ const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as t
 Usage:
   kubegate [serve] --config kubegate.yaml [--flag=value ...]   run the proxy
   kubegate classroom render --roster roster.yaml              per-student namespaces and RBAC
+  kubegate kubeconfig --public-url URL --issuer URL --client-id ID   kubeconfig with kubelogin
   kubegate flags                                              list every flag with its YAML key
   kubegate help
 
@@ -21,6 +22,10 @@ async function lazyCommand (name: string): Promise<Command | undefined> {
     case 'classroom': {
       const m = await import('./classroom/cli.js')
       return (argv) => m.runClassroomCommand(argv, { stdout: process.stdout, stderr: process.stderr })
+    }
+    case 'kubeconfig': {
+      const m = await import('./web/cli.js')
+      return (argv) => m.runKubeconfigCommand(argv, { stdout: process.stdout, stderr: process.stderr })
     }
     default:
       return undefined

@@ -17,6 +17,8 @@ import { createForwarder } from './upstream/forwarder.js'
 import { resolveUpstream, type UpstreamTarget } from './upstream/target.js'
 import { createTokenSource, type TokenSource } from './upstream/token-source.js'
 import { createTunneler } from './upstream/tunnel.js'
+import { createLoginRoutes, type LoginRoutes } from './web/routes.js'
+import type { LoginStateStore } from './web/state-store.js'
 
 export interface StartOptions {
   readonly logger?: Logger
@@ -29,6 +31,8 @@ export interface StartOptions {
   readonly onAccess?: (r: AccessRecord) => void
   readonly onAuthFailure?: (failure: string) => void
   readonly now?: () => number
+  /** Where logins in progress wait (shared store across replicas); in-memory by default. */
+  readonly loginStateStore?: LoginStateStore
 }
 
 export interface Kubegate {
@@ -67,6 +71,40 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
     `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
     'latin1'), body]))
   socket.destroySoon?.()
+}
+
+/** Reads a file's text; `undefined` for an unset path. */
+function readText (file: string | undefined): string | undefined {
+  return file === undefined ? undefined : readFileSync(file, 'utf8')
+}
+
+/**
+ * The login page (`/login`, `/callback`), on when `login.publicUrl` is set. The client id and issuer are
+ * the proxy's own, so the ID token it hands out is exactly one the proxy accepts.
+ */
+function createLogin (config: Config, authenticator: Authenticator, logger: Logger, options: StartOptions): LoginRoutes {
+  const l = config.login
+  // Default CA for the kubeconfig: the serving chain; `-` means publicly trusted (no CA data).
+  const clusterCaPem = l.caFile === '-' ? undefined : readText(l.caFile ?? config.tls.certFile)
+  const secret = readText(l.clientSecretFile)?.replace(/\r?\n$/, '')
+  if (secret === '') throw new Error('login.clientSecretFile: the file is empty')
+  return createLoginRoutes({
+    publicUrl: l.publicUrl as string,
+    issuerUrl: config.oidc.issuerUrl,
+    clientId: config.oidc.clientId,
+    clientSecret: secret,
+    scopes: l.scopes,
+    issuerCaPem: readText(config.oidc.caFile),
+    clusterCaPem,
+    userNamespaceFromEmail: l.userNamespaceFromEmail,
+    includeClientSecret: l.includeClientSecret,
+    staticTokenForm: l.staticTokenForm,
+    stateTtlSeconds: l.stateTtlSeconds,
+    authenticator,
+    logger: logger.child({ component: 'login' }),
+    store: options.loginStateStore,
+    now: options.now,
+  })
 }
 
 /** Composition root: builds every stage from its config section and starts the listener. */
@@ -145,6 +183,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     ...(options.readinessChecks ?? []),
   ]
   const routes = new Map(createProbeRoutes(() => checks))
+  const login = config.login.publicUrl === undefined ? undefined : createLogin(config, authenticator, logger, options)
+  for (const [k, v] of login?.routes ?? []) routes.set(k, v)
   for (const [k, v] of options.localRoutes ?? []) routes.set(k, v)
 
   const handlers = createRequestHandlers({
@@ -233,6 +273,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       clearTimeout(t)
       await forwarder.destroy()
       await verifier.close()
+      await login?.close()
       token.close()
       logger.flush?.()
     },

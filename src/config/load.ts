@@ -325,6 +325,28 @@ function validateSemantics (c: Config, problems: string[]): void {
     if (up.tokenFile === undefined) problems.push('upstream.tokenFile: required with upstream.server')
   }
   if (up.context !== undefined && up.kubeconfig === undefined) problems.push('upstream.context: needs upstream.kubeconfig')
+  validateLogin(c, problems)
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+
+function validateLogin (c: Config, problems: string[]): void {
+  const login = c.login
+  if (login.publicUrl === undefined) return
+  try {
+    const u = new URL(login.publicUrl)
+    // Browsers carry the login cookie and the page carries a bearer token: plain http only on loopback.
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname))) {
+      problems.push('login.publicUrl: must use https (http only on loopback)')
+    }
+    if (u.pathname !== '/' && u.pathname !== '') problems.push('login.publicUrl: must not have a path (kubegate serves /login and /callback at its root)')
+    if (u.search !== '' || u.hash !== '') problems.push('login.publicUrl: must not have a query or fragment')
+    if (u.username !== '' || u.password !== '') problems.push('login.publicUrl: must not contain credentials')
+  } catch {
+    problems.push('login.publicUrl: not a URL')
+  }
+  if (!(login.scopes ?? []).includes('openid')) problems.push('login.scopes: must include openid')
+  if (login.includeClientSecret && login.clientSecretFile === undefined) problems.push('login.includeClientSecret: needs login.clientSecretFile')
 }
 
 function deepFreeze<T> (o: T): T {

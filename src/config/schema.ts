@@ -120,6 +120,34 @@ export const SCHEMA = {
     },
     maxUpgradesPerUser: { type: 'int', default: 32, min: 1, doc: 'Concurrent exec/attach/port-forward sessions per user.' },
   },
+  login: {
+    publicUrl: {
+      type: 'string',
+      doc: 'kubegate\'s external URL (https, no path). Enables the login page (`/login`, `/callback`); also the kubeconfig server.',
+    },
+    clientSecretFile: {
+      type: 'string',
+      secretFile: true,
+      doc: 'File holding the OIDC client secret for the login flow (public clients with PKCE need none).',
+    },
+    scopes: { type: 'list', default: ['openid', 'email', 'groups', 'profile'], doc: 'Scopes requested at login (add `offline_access` for refresh tokens).' },
+    caFile: {
+      type: 'string',
+      doc: 'CA put in handed-out kubeconfigs (default: tls.certFile\'s chain; `-`: none, the serving certificate is publicly trusted).',
+    },
+    userNamespaceFromEmail: {
+      type: 'bool',
+      default: false,
+      doc: 'Set the kubeconfig namespace from the email local part (`user01@example.com` -> `user01`), as `kubegate classroom` names them.',
+    },
+    includeClientSecret: {
+      type: 'bool',
+      default: false,
+      doc: 'Put the client secret into the kubelogin kubeconfig (it is then shared with every user).',
+    },
+    staticTokenForm: { type: 'bool', default: true, doc: 'Also offer a kubeconfig holding the ID token itself (valid until it expires).' },
+    stateTtlSeconds: { type: 'int', default: 600, min: 60, max: 3600, doc: 'How long a started login may take to come back to `/callback`.' },
+  },
   log: {
     level: {
       type: 'string',

@@ -193,7 +193,8 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const q = url.indexOf('?')
     const local = localRoute(q === -1 ? url : url.slice(0, q))
     if (local !== undefined) {
-      res.once('finish', () => access(req, id, start, res.statusCode, 0, undefined, undefined, undefined, undefined))
+      // Logged without the query: /callback carries an OAuth authorization code and state there.
+      res.once('finish', () => access(req, id, start, res.statusCode, 0, undefined, undefined, undefined, undefined, true))
       local(req, res)
       return
     }
