@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client'
 import { isLongRunning } from '../k8s/request-info.js'
 import type { AccessRecord } from '../server/handler.js'
 
@@ -90,8 +90,98 @@ function bounded (set: ReadonlySet<string>, v: string): string {
   return v === '' || set.has(v) ? v : 'other'
 }
 
-interface CounterChild { inc: (n?: number) => void }
-interface HistogramChild { observe: (v: number) => void }
+interface MetricValue { labels: Record<string, string>, value: number, metricName?: string }
+interface MetricSnapshot { name: string, help: string, type: string, values: MetricValue[], aggregator: string }
+
+/** One counter series: a plain number. */
+class CounterSeries {
+  value = 0
+  constructor (readonly labels: Record<string, string>) {}
+  inc (): void { this.value++ }
+}
+
+/** One histogram series: per-bucket counts (non-cumulative; summed at scrape time), sum and count. */
+class HistogramSeries {
+  readonly counts: Float64Array
+  sum = 0
+  count = 0
+  constructor (readonly labels: Record<string, string>, readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length)
+  }
+
+  observe (v: number): void {
+    const b = this.bounds
+    let i = 0
+    while (i < b.length && v > (b[i] as number)) i++
+    if (i < b.length) this.counts[i]++
+    this.sum += v
+    this.count++
+  }
+}
+
+/**
+ * Counters and histograms for the request path. prom-client's own validate and hash the label object
+ * on every call (4–5 µs per request here for the four updates); these keep one plain object per series,
+ * found through a Map, and do the formatting work at scrape time. They implement the metric interface the
+ * Registry reads (`name`, `help`, `type`, `get()`), so the exposition is prom-client's.
+ */
+class FastCounter {
+  readonly type = 'counter'
+  readonly aggregator = 'sum'
+  readonly #series = new Map<string, CounterSeries>()
+  constructor (readonly name: string, readonly help: string, readonly labelNames: readonly string[]) {}
+  series (key: string, values: readonly string[]): CounterSeries {
+    let s = this.#series.get(key)
+    if (s === undefined) {
+      const labels: Record<string, string> = {}
+      this.labelNames.forEach((n, i) => { labels[n] = values[i] as string })
+      s = new CounterSeries(labels)
+      this.#series.set(key, s)
+    }
+    return s
+  }
+
+  get (): MetricSnapshot {
+    const values: MetricValue[] = []
+    for (const s of this.#series.values()) values.push({ labels: s.labels, value: s.value })
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
+  }
+
+  reset (): void { this.#series.clear() }
+}
+
+class FastHistogram {
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly #series = new Map<string, HistogramSeries>()
+  constructor (readonly name: string, readonly help: string, readonly labelName: string, readonly bounds: readonly number[]) {}
+  series (value: string): HistogramSeries {
+    let s = this.#series.get(value)
+    if (s === undefined) {
+      s = new HistogramSeries({ [this.labelName]: value }, this.bounds)
+      this.#series.set(value, s)
+    }
+    return s
+  }
+
+  get (): MetricSnapshot {
+    const values: MetricValue[] = []
+    for (const s of this.#series.values()) {
+      let acc = 0
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i] as number
+        values.push({ labels: { ...s.labels, le: String(this.bounds[i]) }, value: acc, metricName: this.name + '_bucket' })
+      }
+      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: this.name + '_bucket' })
+      values.push({ labels: s.labels, value: s.sum, metricName: this.name + '_sum' })
+      values.push({ labels: s.labels, value: s.count, metricName: this.name + '_count' })
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
+  }
+
+  reset (): void { this.#series.clear() }
+}
+
 
 /**
  * kubegate's metrics in a Registry of its own (never prom-client's global one: two instances in a process,
@@ -106,32 +196,16 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
   new Gauge({ name: 'kubegate_build_info', help: 'Always 1; labels carry the version.', labelNames: ['version', 'node'], registers })
     .set({ version: options.version ?? 'unknown', node: process.version }, 1)
 
-  const requests = new Counter({
-    name: 'kubegate_requests_total',
-    help: 'Requests by HTTP status, Kubernetes verb, resource and subresource (unknown resources: "other").',
-    labelNames: ['code', 'verb', 'resource', 'subresource'],
-    registers,
-  })
-  const duration = new Histogram({
-    name: 'kubegate_request_duration_seconds',
-    help: 'Time from request to response end, excluding watches, logs -f and upgraded sessions.',
-    labelNames: ['verb'],
-    buckets: REQUEST_BUCKETS,
-    registers,
-  })
-  const upstream = new Histogram({
-    name: 'kubegate_upstream_duration_seconds',
-    help: 'Time from dispatch to the apiserver\'s response headers (or 101), every forwarded request.',
-    labelNames: ['verb'],
-    buckets: REQUEST_BUCKETS,
-    registers,
-  })
-  const auth = new Counter({
-    name: 'kubegate_authentication_total',
-    help: 'Authentication and admission outcomes: "success" or the refusal reason.',
-    labelNames: ['result'],
-    registers,
-  })
+  const requests = new FastCounter('kubegate_requests_total',
+    'Requests by HTTP status, Kubernetes verb, resource and subresource (unknown resources: "other").',
+    ['code', 'verb', 'resource', 'subresource'])
+  const duration = new FastHistogram('kubegate_request_duration_seconds',
+    'Time from request to response end, excluding watches, logs -f and upgraded sessions.', 'verb', REQUEST_BUCKETS)
+  const upstream = new FastHistogram('kubegate_upstream_duration_seconds',
+    'Time from dispatch to the apiserver\'s response headers (or 101), every forwarded request.', 'verb', REQUEST_BUCKETS)
+  const auth = new FastCounter('kubegate_authentication_total',
+    'Authentication and admission outcomes: "success" or the refusal reason.', ['result'])
+  for (const m of [requests, duration, upstream, auth]) registry.registerMetric(m as unknown as Metric)
   const jwksFetches = new Counter({
     name: 'kubegate_jwks_fetches_total',
     help: 'Fetches of the issuer\'s key set by result.',
@@ -154,57 +228,31 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
     jwksFetches.labels(r).inc(0)
     reloads.labels(r).inc(0)
   }
-  auth.labels('success').inc(0)
-  const authSuccess = auth.labels('success')
+  const authSuccess = auth.series('success', ['success'])
   const jwksOk = jwksFetches.labels('success')
   const jwksFailed = jwksFetches.labels('failure')
 
-  // Children created once per label combination and kept: prom-client hashes the label object on every
-  // `labels()` call, a Map hit on a short key is cheaper.
-  const requestChildren = new Map<string, CounterChild>()
-  const durationChildren = new Map<string, HistogramChild>()
-  const upstreamChildren = new Map<string, HistogramChild>()
-  const authChildren = new Map<string, CounterChild>()
-
-  function requestChild (code: number, verb: string, resource: string, sub: string): CounterChild {
-    const key = code + ' ' + verb + ' ' + resource + ' ' + sub
-    let c = requestChildren.get(key)
-    if (c === undefined) {
-      c = requests.labels(String(code), verb, resource, sub)
-      requestChildren.set(key, c)
-    }
-    return c
-  }
-  function histChild (h: Histogram, m: Map<string, HistogramChild>, verb: string): HistogramChild {
-    let c = m.get(verb)
-    if (c === undefined) {
-      c = h.labels(verb)
-      m.set(verb, c)
-    }
-    return c
+  // The request counter's series by a short string key: one Map lookup per request.
+  function requestSeries (code: number, verb: string, resource: string, sub: string): CounterSeries {
+    return requests.series(code + ' ' + verb + ' ' + resource + ' ' + sub, [String(code), verb, resource, sub])
   }
 
   function onAccess (r: AccessRecord): void {
     const verb = KNOWN_VERBS.has(r.verb) ? r.verb : 'other'
     const resource = bounded(KNOWN_RESOURCES, r.resource)
     const sub = bounded(KNOWN_SUBRESOURCES, r.subresource)
-    requestChild(r.status, verb, resource, sub).inc()
+    requestSeries(r.status, verb, resource, sub).inc()
     if (r.user !== undefined) authSuccess.inc()
-    if (r.upstreamMs !== undefined) histChild(upstream, upstreamChildren, verb).observe(r.upstreamMs / 1000)
+    if (r.upstreamMs !== undefined) upstream.series(verb).observe(r.upstreamMs / 1000)
     // A watch's duration is how long someone kept a terminal open, not latency (the apiserver excludes them too).
     if (r.upgrade === undefined && verb !== 'watch' && !isLongRunning(r.uri)) {
-      histChild(duration, durationChildren, verb).observe(r.durationMs / 1000)
+      duration.series(verb).observe(r.durationMs / 1000)
     }
   }
 
   function onAuthFailure (reason: string): void {
     const v = KNOWN_AUTH_OUTCOMES.has(reason) ? reason : 'other'
-    let c = authChildren.get(v)
-    if (c === undefined) {
-      c = auth.labels(v)
-      authChildren.set(v, c)
-    }
-    c.inc()
+    auth.series(v, [v]).inc()
   }
 
   function bind (src: MetricsSources): void {
