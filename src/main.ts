@@ -113,6 +113,8 @@ function oidcFingerprint (config: Config): string {
 function buildOidc (config: Config, options: StartOptions, logger: Logger, metrics: KubegateMetrics): OidcParts {
   const oidc = config.oidc
   const ca = oidc.caFile === undefined ? undefined : readFileSync(oidc.caFile, 'utf8')
+  // Late-bound: the verifier reports removed keys, the authenticator (built next) evicts what they verified.
+  let onKeysRemoved: (kids: ReadonlySet<string>) => void = () => {}
   const verifier = createOidcVerifier({
     issuerUrl: oidc.issuerUrl,
     clientId: oidc.clientId,
@@ -126,6 +128,7 @@ function buildOidc (config: Config, options: StartOptions, logger: Logger, metri
     logger,
     now: options.now,
     onJwksFetch: metrics.onJwksFetch,
+    onKeysRemoved: (kids) => onKeysRemoved(kids),
   })
   const authenticator = createAuthenticator({
     verifier,
@@ -146,6 +149,10 @@ function buildOidc (config: Config, options: StartOptions, logger: Logger, metri
     negativeMaxEntries: config.cache.negativeMaxEntries,
     now: options.now,
   })
+  onKeysRemoved = (kids) => {
+    const n = authenticator.evict((a) => a.keyId !== undefined && kids.has(a.keyId))
+    logger.info({ removedKeys: kids.size, evictedTokens: n }, 'issuer keys removed')
+  }
   return { verifier, authenticator, fingerprint: JSON.stringify([oidc, config.cache, ca]) }
 }
 
@@ -292,6 +299,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     headersTimeout: config.server.headersTimeoutSeconds * 1000,
     requestTimeout: config.server.requestTimeoutSeconds * 1000,
     keepAliveTimeout: config.server.keepAliveTimeoutSeconds * 1000,
+    // Node checks headers/request timeouts on this interval (default 30 s, which would let a slow-headers
+    // client hold a connection well past headersTimeout).
+    connectionsCheckingInterval: Math.min(1000, config.server.headersTimeoutSeconds * 250),
     noDelay: true,
   }
   let server: Server

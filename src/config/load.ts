@@ -297,7 +297,11 @@ function validateSemantics (c: Config, problems: string[]): void {
   if (c.oidc.signingAlgs?.length === 0) problems.push('oidc.signingAlgs: must not be empty')
   for (const key of ['usernamePrefix', 'groupsPrefix'] as const) {
     const v = c.oidc[key]
-    if (v !== undefined && v.toLowerCase().startsWith('system:')) problems.push(`oidc.${key}: must not start with "system:"`)
+    if (v === undefined) continue
+    if (v.toLowerCase().startsWith('system:')) problems.push(`oidc.${key}: must not start with "system:"`)
+    // A prefix becomes part of every impersonated name: it must be a clean header value.
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f,]/.test(v) || v.trim() !== v) problems.push(`oidc.${key}: must not contain commas, control characters or outer spaces`)
   }
   for (const [k, v] of Object.entries(c.oidc.requiredClaims)) {
     if (k === '') problems.push('oidc.requiredClaims: empty claim name')

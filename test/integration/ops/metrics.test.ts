@@ -25,7 +25,7 @@ let stack: Stack
 let auditFile: string
 before(async () => {
   auditFile = join(createTempDir('kubegate-audit-'), 'audit.log')
-  stack = await startStack({ config: { audit: { file: auditFile }, server: { trustedProxies: ['127.0.0.0/8'] } } })
+  stack = await startStack({ plainHttp: true, config: { audit: { file: auditFile }, server: { trustedProxies: ['127.0.0.0/8'] } } })
 })
 after(async () => { await stack?.close() })
 

@@ -44,6 +44,7 @@ test('readiness follows the truth both ways: issuer, JWKS staleness, upstream, s
   issuer.setDiscoveryMode('fail')
   let skewMs = 0
   const stack = await startStack({
+    plainHttp: true,
     peers: { issuer, apiserver },
     config: { oidc: { jwksStaleAfterSeconds: 60 }, upstream: { healthCheckSeconds: 1, tokenRefreshSeconds: 3600 } },
     start: { now: () => Date.now() + skewMs },

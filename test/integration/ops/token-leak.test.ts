@@ -11,7 +11,7 @@ let stack: Stack
 let auditFile: string
 before(async () => {
   auditFile = join(createTempDir('kubegate-leak-'), 'audit.log')
-  stack = await startStack({ config: { audit: { file: auditFile }, log: { level: 'trace' } } })
+  stack = await startStack({ plainHttp: true, config: { audit: { file: auditFile }, log: { level: 'trace' } } })
 })
 after(async () => { await stack?.close() })
 
