@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'
+import { parseCidr } from '../server/client-address.js'
 import { flattenSchema, isField, SCHEMA, type FieldSpec, type FlatField, type SectionSpec } from './schema.js'
 
 export interface HostPort { readonly host: string, readonly port: number }
@@ -305,6 +306,9 @@ function validateSemantics (c: Config, problems: string[]): void {
   for (const [k, v] of Object.entries(c.oidc.requiredClaims)) {
     if (k === '') problems.push('oidc.requiredClaims: empty claim name')
     if (v === '') problems.push(`oidc.requiredClaims.${k}: empty value`)
+  }
+  for (const cidr of c.server.trustedProxies ?? []) {
+    if (parseCidr(cidr) === undefined) problems.push(`server.trustedProxies: "${cidr}" is not an address or CIDR`)
   }
   if ((c.tls.certFile === undefined) !== (c.tls.privateKeyFile === undefined)) {
     problems.push('tls: certFile and privateKeyFile go together')

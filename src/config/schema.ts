@@ -95,6 +95,13 @@ export const SCHEMA = {
       doc: 'Time for the apiserver to send response headers (not applied to watches, logs -f and upgrades).',
     },
     maxConnections: { type: 'int', default: 128, min: 1, max: 10000, doc: 'Pooled keep-alive connections to the apiserver.' },
+    healthCheckSeconds: {
+      type: 'int',
+      default: 10,
+      min: 1,
+      max: 3600,
+      doc: 'How often readiness checks that the apiserver answers (`GET /readyz` with kubegate\'s token).',
+    },
   },
   cache: {
     maxEntries: { type: 'int', default: 10000, min: 0, doc: 'Verified tokens kept in memory (LRU; 0 disables the cache).' },
@@ -119,6 +126,54 @@ export const SCHEMA = {
       doc: 'Idle limit for exec/attach/port-forward sessions (0: none).',
     },
     maxUpgradesPerUser: { type: 'int', default: 32, min: 1, doc: 'Concurrent exec/attach/port-forward sessions per user.' },
+    trustedProxies: {
+      type: 'list',
+      default: [],
+      flag: 'trusted-proxies',
+      doc: 'CIDRs of proxies whose `X-Forwarded-For` is believed for the client address in logs (default: none).',
+    },
+  },
+  metrics: {
+    listen: {
+      type: 'hostport',
+      default: '127.0.0.1:9090',
+      flag: 'metrics-listen',
+      doc: 'Address of the metrics and probe listener (`/metrics`, `/livez`, `/readyz`, `/healthz`).',
+    },
+  },
+  audit: {
+    file: { type: 'string', doc: 'Append one `audit.k8s.io/v1` Event per request (level Metadata) to this file (off when unset).' },
+    maxBufferedEvents: {
+      type: 'int',
+      default: 10000,
+      min: 1,
+      doc: 'Audit events held in memory while the file is slow; beyond this events are dropped and counted.',
+    },
+  },
+  shutdown: {
+    delaySeconds: {
+      type: 'int',
+      default: 5,
+      min: 0,
+      max: 300,
+      doc: 'After SIGTERM, keep accepting (with `/readyz` failing) this long so endpoints stop routing here.',
+    },
+    gracePeriodSeconds: {
+      type: 'int',
+      default: 30,
+      min: 0,
+      max: 3600,
+      doc: 'Then wait this long for ordinary requests to finish before ending watches and exec sessions.',
+    },
+  },
+  reload: {
+    pollSeconds: {
+      type: 'int',
+      default: 10,
+      min: 0,
+      max: 3600,
+      doc: 'Also check the config, certificate, CA and token files for changes this often (0: file events and SIGHUP only).',
+    },
   },
   login: {
     publicUrl: {

@@ -69,6 +69,15 @@ export interface RequestHandlers {
   onConnect: (req: IncomingMessage, socket: Socket) => void
 }
 
+/**
+ * Refusals by authentication and the admissions after it (401, 403, 429, 503 from the verifier), as opposed
+ * to malformed requests (400) and upstream failures: these feed `onAuthFailure` (metrics by reason).
+ */
+function isAuthOutcome (err: KubegateError): boolean {
+  const s = err.statusCode
+  return s === 401 || s === 403 || s === 429 || s === 503
+}
+
 let seq = 0
 const ID_PREFIX = process.pid.toString(36) + '-' + Date.now().toString(36) + '-'
 function nextRequestId (): string {
@@ -161,7 +170,7 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
   }
 
   function refuse (req: IncomingMessage, res: ServerResponse, id: string, start: number, err: KubegateError, queryRefused = false): void {
-    if (err.statusCode === 401 || err.statusCode === 403) deps.onAuthFailure?.(err.failure ?? err.code)
+    if (isAuthOutcome(err)) deps.onAuthFailure?.(err.failure ?? err.code)
     if (err.statusCode >= 500) logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'request failed')
     else if (err.detail !== undefined) logger.debug({ requestId: id, code: err.code, detail: err.detail }, 'request refused')
     // The body was not read: close the connection rather than let Node drain an arbitrary upload.
@@ -231,9 +240,11 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
       return
     }
     let unregister: (() => void) | undefined
-    if (longRunning) unregister = sessions.add('stream', auth.identity, auth.tokenHash, () => res.destroy())
+    let stop: (() => void) | undefined
+    // Ending a session ends the stream cleanly (terminating chunk), so a watching client re-lists.
+    if (longRunning) unregister = sessions.add('stream', auth.identity, auth.tokenHash, () => { if (stop !== undefined) stop(); else res.destroy() })
     if (expectContinue) res.writeContinue()
-    forwarder.forward(req, res, upstreamHeaders(req, scan, auth, id), scan.hasBody, longRunning, (r: ForwardResult) => {
+    stop = forwarder.forward(req, res, upstreamHeaders(req, scan, auth, id), scan.hasBody, longRunning, (r: ForwardResult) => {
       unregister?.()
       const failure = r.error?.failure ?? (r.aborted ? 'client_closed' : undefined)
       if (r.error !== undefined) logger.warn({ requestId: id, code: r.error.code, detail: r.error.detail }, 'upstream failed')
@@ -246,7 +257,7 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const id = nextRequestId()
     const url = req.url ?? ''
     const fail = (err: KubegateError): void => {
-      if (err.statusCode === 401 || err.statusCode === 403) deps.onAuthFailure?.(err.failure ?? err.code)
+      if (isAuthOutcome(err)) deps.onAuthFailure?.(err.failure ?? err.code)
       sendStatusToSocket(socket, err)
       access(req, id, start, err.statusCode, 0, undefined, undefined, err.failure ?? err.code, req.headers.upgrade, true)
     }

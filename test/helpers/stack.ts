@@ -57,6 +57,7 @@ function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<
 export function testConfigTree (issuer: TestIssuer, apiserver: ApiServerDouble): Record<string, unknown> {
   return {
     listen: '127.0.0.1:0',
+    metrics: { listen: '127.0.0.1:0' },
     oidc: {
       issuerUrl: issuer.url,
       clientId: 'kubegate',
