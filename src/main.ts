@@ -13,6 +13,7 @@ import { createOidcVerifier, type OidcVerifier } from './oidc/verifier.js'
 import { createRequestHandlers, type AccessRecord, type Admission, type LocalHandler } from './server/handler.js'
 import { createProbeRoutes, type ReadinessCheck } from './server/probes.js'
 import { createSessionRegistry, type SessionRegistry } from './server/sessions.js'
+import { createSharedState, type SharedState } from './shared-state/shared-state.js'
 import { createForwarder } from './upstream/forwarder.js'
 import { resolveUpstream, type UpstreamTarget } from './upstream/target.js'
 import { createTokenSource, type TokenSource } from './upstream/token-source.js'
@@ -40,6 +41,8 @@ export interface Kubegate {
   readonly verifier: OidcVerifier
   readonly authenticator: Authenticator
   readonly sessions: SessionRegistry
+  /** Revocations, rate limits, admin API and their store (status() for metrics). */
+  readonly sharedState: SharedState
   readonly token: TokenSource
   readonly target: UpstreamTarget
   isReady: () => boolean
@@ -124,6 +127,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     idleTimeoutMs: config.server.upgradeIdleTimeoutSeconds * 1000,
   })
   const sessions = createSessionRegistry()
+  const sharedState = createSharedState(config, { authenticator, sessions, logger, now: options.now })
   let closing = false
   const checks: ReadinessCheck[] = [
     {
@@ -135,6 +139,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       },
     },
     { name: 'shutdown', check: () => closing ? 'shutting down' : undefined },
+    ...sharedState.readinessChecks,
     ...(options.readinessChecks ?? []),
   ]
   const routes = new Map(createProbeRoutes(() => checks))
@@ -149,9 +154,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     logger,
     maxTokenBytes: oidc.maxTokenBytes,
     maxUpgradesPerUser: config.server.maxUpgradesPerUser,
-    admissions: options.admissions,
+    admissions: [...sharedState.admissions, ...(options.admissions ?? [])],
     localRoutes: routes,
-    localPrefixes: options.localPrefixes,
+    localPrefixes: [...sharedState.localPrefixes, ...(options.localPrefixes ?? [])],
     onAccess: options.onAccess,
     onAuthFailure: options.onAuthFailure,
   })
@@ -187,6 +192,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   server.on('clientError', onClientError)
 
   await verifier.start()
+  await sharedState.start(config.store.timeoutMilliseconds * 8)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.listen.port, config.listen.host, () => {
@@ -208,6 +214,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     verifier,
     authenticator,
     sessions,
+    sharedState,
     token,
     target,
     isReady: () => checks.every((c) => c.check() === undefined),
@@ -223,6 +230,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       clearTimeout(t)
       await forwarder.destroy()
       await verifier.close()
+      await sharedState.close()
       token.close()
       logger.flush?.()
     },

@@ -87,6 +87,8 @@ export async function startRedis (): Promise<TestRedis> {
     const c = child
     child = undefined
     if (c === undefined || c.exitCode !== null) return
+    // Held by the event loop again until it has exited (it is unref'd so a forgotten server never blocks exit).
+    c.ref()
     c.kill('SIGKILL')
     await exited
   }
