@@ -143,6 +143,8 @@ export function createRateLimiter (o: RateLimiterOptions): RateLimiter {
   async function syncOnce (): Promise<void> {
     if (o.store.state !== 'up') {
       syncOk = false
+      // Policed by the local share meanwhile (see the catch below).
+      for (const b of buckets.values()) b.pending = 0
       return
     }
     const t = now()
@@ -176,11 +178,11 @@ export function createRateLimiter (o: RateLimiterOptions): RateLimiter {
       if (!syncOk) o.logger.info('rate limits shared again')
       syncOk = true
     } catch (err) {
-      for (let i = 0; i < batch.length; i++) {
-        const b = batch[i] as Bucket
-        // Reported later; bounded so an outage does not build an unbounded debt.
-        b.pending = Math.min(burst, b.pending + (amounts[i] as number))
+      // Not reported later: while the store is unreachable each replica polices its own share, and charging
+      // that usage to the shared bucket afterwards would punish users twice for the same requests.
+      for (const b of batch) {
         b.inflight = 0
+        b.pending = 0
       }
       syncFailures++
       if (syncOk) o.logger.warn({ err: (err as Error).message }, 'rate-limit sync failed; enforcing the local share')

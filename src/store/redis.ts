@@ -140,9 +140,12 @@ export function createRedisStore (o: RedisStoreOptions): Store {
   let subscribed = false
   let closing = false
   let lastError = ''
+  /** false after a command timed out on a connection that still looks open (a stalled server). */
+  let responsive = true
+  let probe: NodeJS.Timeout | undefined
 
   const update = (): void => {
-    const next: StoreState = !closing && client.status === 'ready' && sub.status === 'ready' && subscribed ? 'up' : 'down'
+    const next: StoreState = !closing && responsive && client.status === 'ready' && sub.status === 'ready' && subscribed ? 'up' : 'down'
     if (next === state) return
     state = next
     if (next === 'up') o.logger?.info('redis store connected')
@@ -194,9 +197,26 @@ export function createRedisStore (o: RedisStoreOptions): Store {
 
   const fail = (err: unknown): never => {
     lastError = (err as Error).message
-    // A timed-out command says the connection is unhealthy before ioredis notices.
+    // A timed-out command says the server is stalled although the socket is open: down until a PING answers.
+    if (/timed out/i.test(lastError) && responsive) {
+      responsive = false
+      startProbe()
+    }
     queueMicrotask(update)
     throw err
+  }
+  function startProbe (): void {
+    if (probe !== undefined || closing) return
+    probe = setInterval(() => {
+      if (client.status !== 'ready') return
+      client.ping().then(() => {
+        responsive = true
+        clearInterval(probe)
+        probe = undefined
+        update()
+      }, () => undefined)
+    }, Math.max(200, o.commandTimeoutMs))
+    probe.unref()
   }
 
   return {
@@ -279,6 +299,7 @@ export function createRedisStore (o: RedisStoreOptions): Store {
     async close () {
       if (closing) return
       closing = true
+      if (probe !== undefined) clearInterval(probe)
       update()
       listeners.clear()
       await Promise.all([client, sub].map(async (c) => {

@@ -17,6 +17,10 @@ export interface TestRedis {
   /** `redis://127.0.0.1:<port>` */
   readonly url: string
   readonly running: boolean
+  /** SIGSTOP: the server keeps its sockets open but answers nothing (a stalled Redis). */
+  pause: () => void
+  /** SIGCONT after pause(). */
+  resume: () => void
   /** SIGKILL the server and wait for it to exit. */
   kill: () => Promise<void>
   /** Start it again on the same port (empty: nothing was persisted). */
@@ -89,6 +93,7 @@ export async function startRedis (): Promise<TestRedis> {
     if (c === undefined || c.exitCode !== null) return
     // Held by the event loop again until it has exited (it is unref'd so a forgotten server never blocks exit).
     c.ref()
+    c.kill('SIGCONT')
     c.kill('SIGKILL')
     await exited
   }
@@ -99,6 +104,8 @@ export async function startRedis (): Promise<TestRedis> {
     url: `redis://127.0.0.1:${port}`,
     get running () { return child !== undefined && child.exitCode === null },
     kill,
+    pause: () => { child?.kill('SIGSTOP') },
+    resume: () => { child?.kill('SIGCONT') },
     async restart () {
       await kill()
       await launch()
