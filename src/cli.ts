@@ -8,6 +8,8 @@ const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as t
 Usage:
   kubegate [serve] --config kubegate.yaml [--flag=value ...]   run the proxy
   kubegate classroom render --roster roster.yaml              per-student namespaces and RBAC
+  kubegate revoke --user NAME [--server URL]                  revoke a user's tokens (docs/revocation.md)
+  kubegate revocations list|delete ...                        see or lift revocations
   kubegate flags                                              list every flag with its YAML key
   kubegate help
 
@@ -21,6 +23,11 @@ async function lazyCommand (name: string): Promise<Command | undefined> {
     case 'classroom': {
       const m = await import('./classroom/cli.js')
       return (argv) => m.runClassroomCommand(argv, { stdout: process.stdout, stderr: process.stderr })
+    }
+    case 'revoke':
+    case 'revocations': {
+      const m = await import('./shared-state/cli.js')
+      return (argv) => m.runRevocationCommand(name, argv, { stdout: process.stdout, stderr: process.stderr })
     }
     default:
       return undefined
