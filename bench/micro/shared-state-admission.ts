@@ -24,6 +24,7 @@ const auths: Authenticated[] = Array.from({ length: 10_000 }, (_, i) => ({
   identity: { user: `user${i}@example.com`, groups: ['students', `class-${i % 20}`], uid: undefined, sub: `sub-${i}`, exp: iat + 3600, iat },
   headers: [],
   tokenHash: `hash-${i}`.padEnd(43, 'x'),
+  keyId: 'k',
 }))
 const ctx = { longRunning: false, upgrade: false }
 

@@ -8,7 +8,7 @@ import type { Store, StoreState } from '../../../src/store/types.js'
 
 const logger = pino({ level: 'silent' })
 const who = (user: string, groups: string[] = []): Authenticated =>
-  ({ identity: { user, groups, uid: undefined, sub: user, exp: 0, iat: 0 }, headers: [], tokenHash: user })
+  ({ identity: { user, groups, uid: undefined, sub: user, exp: 0, iat: 0 }, headers: [], tokenHash: user, keyId: 'k' })
 
 describe('rate limiter', () => {
   it('local token bucket: burst, then 429 with Retry-After, then refill', () => {

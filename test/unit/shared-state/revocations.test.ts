@@ -9,7 +9,7 @@ import type { Store } from '../../../src/store/types.js'
 const logger = pino({ level: 'silent' })
 
 function auth (user: string, iat: number | undefined, tokenHash = 'h'.repeat(43), sub = 'sub-' + user): Authenticated {
-  return { identity: { user, groups: [], uid: undefined, sub, exp: 0, iat }, headers: [], tokenHash }
+  return { identity: { user, groups: [], uid: undefined, sub, exp: 0, iat }, headers: [], tokenHash, keyId: 'k' }
 }
 
 async function setup (opts: { store?: Store, now?: () => number } = {}) {
