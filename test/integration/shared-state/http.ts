@@ -1,5 +1,13 @@
-/** Small plain-HTTP client for the shared-state tests (the test stack's kubegate serves HTTP on loopback). */
-import { request, type IncomingMessage } from 'node:http'
+/** Small HTTP(S) client for the shared-state tests: a fresh connection per call, the test CA trusted. */
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { getTestPki } from '../../helpers/pki.js'
+
+const ca = (await getTestPki()).caPem
+
+function request (url: string, opts: RequestOptions, cb: (res: IncomingMessage) => void): ReturnType<typeof httpRequest> {
+  return url.startsWith('https:') ? httpsRequest(url, { ...opts, ca }, cb) : httpRequest(url, opts, cb)
+}
 
 export interface Reply { status: number, headers: IncomingMessage['headers'], text: string, ms: number }
 
