@@ -10,6 +10,8 @@ Usage:
   kubegate [serve] --config kubegate.yaml [--flag=value ...]   run the proxy
   kubegate classroom render --roster roster.yaml              per-student namespaces and RBAC
   kubegate kubeconfig --public-url URL --issuer URL --client-id ID   kubeconfig with kubelogin
+  kubegate revoke --user NAME [--server URL]                  revoke a user's tokens (docs/revocation.md)
+  kubegate revocations list|delete ...                        see or lift revocations
   kubegate flags                                              list every flag with its YAML key
   kubegate help
 
@@ -27,6 +29,11 @@ async function lazyCommand (name: string): Promise<Command | undefined> {
     case 'kubeconfig': {
       const m = await import('./web/cli.js')
       return (argv) => m.runKubeconfigCommand(argv, { stdout: process.stdout, stderr: process.stderr })
+    }
+    case 'revoke':
+    case 'revocations': {
+      const m = await import('./shared-state/cli.js')
+      return (argv) => m.runRevocationCommand(name, argv, { stdout: process.stdout, stderr: process.stderr })
     }
     default:
       return undefined

@@ -64,6 +64,11 @@ export const ERRORS = {
     message: 'the Kubernetes API server is unreachable',
   },
   KG_ERR_UPSTREAM_TIMEOUT: { status: 504, reason: 'Timeout', message: 'the Kubernetes API server did not answer in time' },
+  KG_ERR_STATE_UNAVAILABLE: {
+    status: 503,
+    reason: 'ServiceUnavailable',
+    message: 'the revocation list cannot be confirmed, please retry later',
+  },
   KG_ERR_SHUTTING_DOWN: { status: 503, reason: 'ServiceUnavailable', message: 'kubegate is shutting down' },
   KG_ERR_INTERNAL: { status: 500, reason: 'InternalError', message: 'internal error' },
 } as const

@@ -18,6 +18,8 @@ import { createClientAddress } from './server/client-address.js'
 import { createRequestHandlers, type AccessRecord, type Admission, type LocalHandler } from './server/handler.js'
 import { createProbeRoutes, type ReadinessCheck } from './server/probes.js'
 import { createSessionRegistry, type SessionRegistry } from './server/sessions.js'
+import { createSharedState, type SharedState } from './shared-state/shared-state.js'
+import type { Store } from './store/types.js'
 import { createForwarder, type Forwarder } from './upstream/forwarder.js'
 import { createUpstreamHealth } from './upstream/health.js'
 import { resolveUpstream, type UpstreamTarget } from './upstream/target.js'
@@ -53,6 +55,8 @@ export interface Kubegate {
   readonly verifier: OidcVerifier
   readonly authenticator: Authenticator
   readonly sessions: SessionRegistry
+  /** Revocations, rate limits, admin API and their store (status() for metrics). */
+  readonly sharedState: SharedState
   readonly token: TokenSource
   readonly target: UpstreamTarget
   readonly metrics: KubegateMetrics
@@ -103,6 +107,17 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
     `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
     'latin1'), body]))
   socket.destroySoon?.()
+}
+
+/** Login state on the shared store, under its own key space. */
+function loginStoreOn (store: Store): LoginStateStore {
+  const k = (key: string): string => 'login:' + key
+  return {
+    set: (key, value, ttlMs) => store.set(k(key), value, ttlMs),
+    get: (key) => store.get(k(key)),
+    take: (key) => store.take(k(key)),
+    delete: async (key) => { await store.delete(k(key)) },
+  }
 }
 
 /** Reads a file's text; `undefined` for an unset path. */
@@ -272,6 +287,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   }
 
   const sessions = createSessionRegistry()
+  const sharedState = createSharedState(config, { authenticator, sessions, logger, now: options.now })
   let closing = false
   let shuttingDown = false
   let inflight = 0
@@ -295,6 +311,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     },
     { name: 'upstream', check: () => health.up() === true ? undefined : health.reason() ?? 'apiserver unreachable' },
     { name: 'shutdown', check: () => shuttingDown || closing ? 'shutting down' : undefined },
+    ...sharedState.readinessChecks,
     ...(options.readinessChecks ?? []),
   ]
   const probeRoutes = createProbeRoutes(() => checks)
@@ -302,7 +319,12 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   // The login page verifies through whichever authenticator is current (OIDC settings reload swaps it).
   const login = config.login.publicUrl === undefined
     ? undefined
-    : createLogin(config, { authenticate: (t) => auth.authenticator.authenticate(t) }, logger, options)
+    : createLogin(config, { authenticate: (t) => auth.authenticator.authenticate(t) }, logger, {
+      ...options,
+      // With Redis, logins in progress live there, so /login and /callback may land on different replicas.
+      // The single-replica default keeps the login module's own bounded memory store (/login is unauthenticated).
+      loginStateStore: options.loginStateStore ?? (sharedState.store.kind === 'redis' ? loginStoreOn(sharedState.store) : undefined),
+    })
   for (const [k, v] of login?.routes ?? []) routes.set(k, v)
   for (const [k, v] of options.localRoutes ?? []) routes.set(k, v)
 
@@ -325,9 +347,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     logger,
     maxTokenBytes: config.oidc.maxTokenBytes,
     maxUpgradesPerUser: config.server.maxUpgradesPerUser,
-    admissions: options.admissions,
+    admissions: [...sharedState.admissions, ...(options.admissions ?? [])],
     localRoutes: routes,
-    localPrefixes: options.localPrefixes,
+    localPrefixes: [...sharedState.localPrefixes, ...(options.localPrefixes ?? [])],
     onAccess,
     onAuthFailure,
     clientAddress: createClientAddress(config.server.trustedProxies),
@@ -388,10 +410,16 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     sessions: (kind) => sessions.count(kind),
     checks: () => checks.map((c) => [c.name, c.check() === undefined] as const),
     upstreamUp: () => health.up(),
-    storeState: options.storeState,
+    storeState: options.storeState ?? (() => {
+      const st = sharedState.status()
+      if (st.store.state === 'up') return 'connected'
+      // Down but serving from the last confirmed list: degraded; beyond the staleness bound it fails closed.
+      return st.revocations.stale ? 'disconnected' : 'degraded'
+    }),
   })
 
   await auth.verifier.start()
+  await sharedState.start(config.store.timeoutMilliseconds * 8)
   const metricsServer = await startMetricsServer({
     host: config.metrics.listen.host,
     port: config.metrics.listen.port,
@@ -538,6 +566,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     get target () { return up.target },
     metrics,
     metricsServer,
+    sharedState,
     isReady: () => checks.every((c) => c.check() === undefined),
     inflight: ordinaryInflight,
     reload,
@@ -566,6 +595,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       await up.forwarder.destroy()
       await auth.verifier.close()
       await login?.close()
+      await sharedState.close()
       token.close()
       await audit?.close()
       await metricsServer.close()

@@ -313,6 +313,7 @@ function validateSemantics (c: Config, problems: string[]): void {
   if ((c.tls.certFile === undefined) !== (c.tls.privateKeyFile === undefined)) {
     problems.push('tls: certFile and privateKeyFile go together')
   }
+  validateSharedState(c, problems)
   const up = c.upstream
   if (up.server !== undefined && up.kubeconfig !== undefined) {
     problems.push('upstream: set either server or kubeconfig, not both')
@@ -362,3 +363,32 @@ function deepFreeze<T> (o: T): T {
 }
 
 export { BY_PATH as FIELDS_BY_PATH, FIELDS }
+
+function validateSharedState (c: Config, problems: string[]): void {
+  const st = c.store
+  if (st.redisUrl !== undefined) {
+    let u: URL | undefined
+    try {
+      u = new URL(st.redisUrl)
+    } catch {
+      problems.push('store.redisUrl: not a URL')
+    }
+    if (u !== undefined) {
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') problems.push('store.redisUrl: must be redis:// or rediss://')
+      if (u.password !== '') problems.push('store.redisUrl: must not contain a password (use store.redisPasswordFile)')
+      if (!/^\/?\d{0,2}$/.test(u.pathname)) problems.push('store.redisUrl: the path must be a database number')
+    }
+  }
+  const sentinels = st.redisSentinels ?? []
+  for (const s of sentinels) if (parseHostPort(s) === undefined) problems.push(`store.redisSentinels: "${s}" is not host:port`)
+  if (sentinels.length > 0 && st.redisSentinelMaster === undefined) problems.push('store.redisSentinelMaster: required with redisSentinels')
+  if (sentinels.length === 0 && st.redisSentinelMaster !== undefined) problems.push('store.redisSentinelMaster: needs redisSentinels')
+  if (st.redisUrl === undefined && sentinels.length === 0) {
+    for (const k of ['redisPasswordFile', 'redisCaFile'] as const) {
+      if (st[k] !== undefined) problems.push(`store.${k}: needs store.redisUrl or store.redisSentinels`)
+    }
+  }
+  if (c.admin.group !== undefined && c.admin.group.trim() !== c.admin.group) problems.push('admin.group: surrounding whitespace')
+  const r = c.revocation
+  if (r.maxStalenessSeconds <= r.resyncSeconds) problems.push('revocation.maxStalenessSeconds: must be greater than revocation.resyncSeconds')
+}

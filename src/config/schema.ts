@@ -203,6 +203,45 @@ export const SCHEMA = {
     staticTokenForm: { type: 'bool', default: true, doc: 'Also offer a kubeconfig holding the ID token itself (valid until it expires).' },
     stateTtlSeconds: { type: 'int', default: 600, min: 60, max: 3600, doc: 'How long a started login may take to come back to `/callback`.' },
   },
+  store: {
+    redisUrl: {
+      type: 'string',
+      flag: 'redis-url',
+      doc: 'Shared state for several replicas: `redis://host:6379/0` or `rediss://` (TLS). Unset: in-memory (one replica).',
+    },
+    redisPasswordFile: { type: 'string', secretFile: true, flag: 'redis-password-file', doc: 'File holding the Redis (and Sentinel) password.' },
+    redisCaFile: { type: 'string', flag: 'redis-ca-file', doc: 'CA bundle for `rediss://` (default: the system roots).' },
+    redisSentinels: { type: 'list', flag: 'redis-sentinels', doc: 'Sentinel mode: `host:port` of each sentinel (the URL then gives only TLS, user and database).' },
+    redisSentinelMaster: { type: 'string', flag: 'redis-sentinel-master', doc: 'Name of the master the sentinels monitor.' },
+    keyPrefix: { type: 'string', default: 'kubegate:', doc: 'Prefix of every Redis key and channel (deployments may share a Redis).' },
+    timeoutMilliseconds: { type: 'int', default: 250, min: 10, max: 5000, doc: 'No Redis command waits longer than this (none is on the request path).' },
+  },
+  revocation: {
+    maxTokenLifetimeSeconds: {
+      type: 'int',
+      default: 86400,
+      min: 60,
+      doc: 'Longest ID token lifetime of the issuer (Dex: expiry.idTokens); a revocation is kept this long plus twice the clock skew.',
+    },
+    resyncSeconds: { type: 'int', default: 10, min: 1, max: 3600, doc: 'Full re-read of the revocation list from the store (besides pub/sub).' },
+    maxStalenessSeconds: {
+      type: 'int',
+      default: 30,
+      min: 2,
+      max: 86400,
+      doc: 'Fail closed: when the revocation list could not be confirmed for this long, authenticated requests get 503.',
+    },
+  },
+  rateLimit: {
+    requestsPerSecond: { type: 'int', default: 0, min: 0, doc: 'Per-user token bucket refill rate, shared by all replicas (0: no rate limit).' },
+    burst: { type: 'int', default: 300, min: 1, doc: 'Per-user token bucket size (kubectl discovery alone can send ~100 requests at once).' },
+    maxLongRunning: { type: 'int', default: 0, min: 0, doc: 'Concurrent watches, logs -f, exec and port-forward per user and replica (0: no cap).' },
+    exemptGroups: { type: 'list', default: [], doc: 'Members of these groups are not rate limited (e.g. instructors).' },
+    syncMilliseconds: { type: 'int', default: 100, min: 10, max: 5000, doc: 'How often a replica reports usage to, and reads budgets from, Redis.' },
+  },
+  admin: {
+    group: { type: 'string', flag: 'admin-group', doc: 'Members may use the admin API (/kubegate/v1/revocations). Unset: the API is off (404).' },
+  },
   log: {
     level: {
       type: 'string',

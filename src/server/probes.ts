@@ -5,10 +5,18 @@ export interface ReadinessCheck {
   readonly name: string
   /** undefined when ready; otherwise a short reason (shown in `/readyz?verbose`, never a secret). */
   readonly check: () => string | undefined
+  /**
+   * Working but impaired (e.g. Redis unreachable, last-known state in use): a reason, shown as `[!]` in
+   * `/readyz?verbose` and in the `X-Kubegate-Degraded` header, without failing readiness. Failing it would take
+   * every replica out of the Service at once when a shared dependency blips, turning an impairment into an outage.
+   */
+  readonly degraded?: () => string | undefined
 }
 
-function reply (res: ServerResponse, code: number, body: string): void {
-  res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body) })
+function reply (res: ServerResponse, code: number, body: string, degraded?: string): void {
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body) }
+  if (degraded !== undefined) headers['x-kubegate-degraded'] = degraded
+  res.writeHead(code, headers)
   res.end(body)
 }
 
@@ -26,16 +34,20 @@ export function createProbeRoutes (checks: () => readonly ReadinessCheck[]): Map
     const verbose = (req.url ?? '').includes('verbose')
     let failed = false
     let text = ''
+    const degraded: string[] = []
     for (const c of checks()) {
       const reason = c.check()
-      if (reason === undefined) text += `[+]${c.name} ok\n`
-      else {
+      const impaired = c.degraded?.()
+      if (impaired !== undefined) degraded.push(c.name)
+      if (reason !== undefined) {
         failed = true
-        text += `[-]${c.name} failed: ${reason}\n`
-      }
+        text += `[-]${c.name} failed: ${reason}${impaired === undefined ? '' : ` (${impaired})`}\n`
+      } else if (impaired !== undefined) text += `[!]${c.name} degraded: ${impaired}\n`
+      else text += `[+]${c.name} ok\n`
     }
-    if (failed) reply(res, 503, text + 'readyz check failed\n')
-    else reply(res, 200, verbose ? text + 'readyz check passed\n' : 'ok')
+    const d = degraded.length > 0 ? degraded.join(',') : undefined
+    if (failed) reply(res, 503, text + 'readyz check failed\n', d)
+    else reply(res, 200, verbose ? text + (d === undefined ? 'readyz check passed\n' : 'readyz check passed (degraded)\n') : 'ok', d)
   }
   return new Map([['/livez', live], ['/healthz', live], ['/readyz', ready]])
 }

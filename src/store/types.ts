@@ -1,0 +1,51 @@
+/**
+ * The shared-state store: the few primitives kubegate's replicas need to agree (revocations, rate-limit
+ * budgets, live replica count). Two implementations: memory (one replica, the default) and Redis.
+ * Keys and channels are given without the deployment's key prefix; implementations add it.
+ */
+
+/** `up`: commands and the subscription work. `down`: the last command or connection failed. */
+export type StoreState = 'up' | 'down'
+
+/** A token bucket: refills at `ratePerSecond` up to `burst`. */
+export interface BucketPolicy {
+  readonly ratePerSecond: number
+  readonly burst: number
+  /** Idle buckets are forgotten after this (a full bucket needs no storage). */
+  readonly ttlMs: number
+}
+
+export interface BucketDebit {
+  readonly key: string
+  /** Tokens already spent by the caller since its last report (may be 0: a read). */
+  readonly amount: number
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'redis'
+  readonly state: StoreState
+  get: (key: string) => Promise<string | undefined>
+  /** Sets the value with a time to live (ms, > 0). */
+  set: (key: string, value: string, ttlMs: number) => Promise<void>
+  /** true when the key existed. */
+  delete: (key: string) => Promise<boolean>
+  /** Atomically returns and deletes the value (Redis GETDEL): of concurrent takers, exactly one gets it. */
+  take: (key: string) => Promise<string | undefined>
+  /** Every live key under `prefix` (prefix removed from the deployment prefix, kept otherwise) with its value. */
+  list: (prefix: string) => Promise<Array<[string, string]>>
+  /** Atomic add; the key expires `ttlMs` after its last increment. Returns the new value. */
+  incr: (key: string, by: number, ttlMs: number) => Promise<number>
+  /**
+   * Atomically refills and debits token buckets (never below 0) with the store's own clock, so replicas'
+   * clocks do not matter. Returns the tokens left in each bucket, in order.
+   */
+  consume: (debits: readonly BucketDebit[], policy: BucketPolicy) => Promise<number[]>
+  /** Marks `member` alive in the group `key` for `ttlMs`; returns how many members are alive. */
+  heartbeat: (key: string, member: string, ttlMs: number) => Promise<number>
+  publish: (channel: string, message: string) => Promise<void>
+  /** Resolves once the subscription is active; the returned function ends it. */
+  subscribe: (channel: string, onMessage: (message: string) => void) => Promise<() => Promise<void>>
+  /** Called on every transition; `up` after a reconnect means "resynchronise, messages may have been missed". */
+  onStateChange: (listener: (state: StoreState) => void) => () => void
+  close: () => Promise<void>
+}
