@@ -3,11 +3,12 @@ import { createServer as createHttpServer, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Logger } from 'pino'
-import { createAuthenticator, type Authenticator } from './auth/authenticator.js'
+import { createAuthenticator, type Authenticated, type Authenticator } from './auth/authenticator.js'
 import { createClaimMapper } from './claims/map.js'
 import type { Config } from './config/load.js'
 import { KubegateError } from './errors.js'
 import { statusBuffer } from './k8s/status.js'
+import { buildImpersonationHeaders } from './impersonation/headers.js'
 import { createLogger } from './log/logger.js'
 import { createOidcVerifier, type OidcVerifier } from './oidc/verifier.js'
 import { createRequestHandlers, type AccessRecord, type Admission, type LocalHandler } from './server/handler.js'
@@ -29,6 +30,12 @@ export interface StartOptions {
   readonly onAccess?: (r: AccessRecord) => void
   readonly onAuthFailure?: (failure: string) => void
   readonly now?: () => number
+  /**
+   * @internal Benchmark harness only (bench/run.ts): forward every request WITHOUT authentication, as the
+   * fixed identity given here, to measure the floor that kubegate's own cost is compared against. Deliberately
+   * not a config key, flag or environment variable: no configuration file can turn authentication off.
+   */
+  readonly unsafeBenchBarePassThrough?: { readonly user: string, readonly groups: readonly string[] }
 }
 
 export interface Kubegate {
@@ -67,6 +74,11 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
     `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
     'latin1'), body]))
   socket.destroySoon?.()
+}
+
+function bareAuthenticated (id: { readonly user: string, readonly groups: readonly string[] }): Authenticated {
+  const identity = { user: id.user, groups: [...id.groups], uid: undefined, sub: id.user, exp: Number.MAX_SAFE_INTEGER, iat: undefined }
+  return { identity, headers: buildImpersonationHeaders(identity), tokenHash: 'bench-bare-pass-through' }
 }
 
 /** Composition root: builds every stage from its config section and starts the listener. */
@@ -154,7 +166,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     localPrefixes: options.localPrefixes,
     onAccess: options.onAccess,
     onAuthFailure: options.onAuthFailure,
+    bareIdentity: options.unsafeBenchBarePassThrough === undefined ? undefined : bareAuthenticated(options.unsafeBenchBarePassThrough),
   })
+  if (options.unsafeBenchBarePassThrough !== undefined) logger.warn('BENCHMARK BARE PASS-THROUGH: authentication is OFF in this process')
 
   const serverOptions = {
     // Node's strict parser (invariant 8); 16 KiB header block (invariant 9).

@@ -60,6 +60,8 @@ export interface HandlerDeps {
   readonly onAuthFailure?: (failure: string) => void
   /** Client address for logs and X-Forwarded-For (trusted-proxy aware); defaults to the peer address. */
   readonly clientAddress?: (req: IncomingMessage) => string | undefined
+  /** @internal Benchmark bare pass-through (StartOptions.unsafeBenchBarePassThrough): skips authentication. */
+  readonly bareIdentity?: Authenticated | undefined
 }
 
 export interface RequestHandlers {
@@ -123,6 +125,7 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
 
   /** Bearer parsing and authentication; shared by both paths. Throws KubegateError. */
   function authenticate (scan: ClientHeaders, subprotocolToken: string | undefined): Authenticated | Promise<Authenticated> {
+    if (deps.bareIdentity !== undefined) return deps.bareIdentity
     if (scan.authorizationCount > 1) throw new KubegateError('KG_ERR_DUPLICATE_AUTHORIZATION', undefined, { failure: 'duplicate_authorization' })
     let token: string | undefined
     if (scan.authorization !== undefined) {
