@@ -93,6 +93,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     onChange: () => logger.info('service-account token reloaded'),
   })
   const oidc = config.oidc
+  // Late-bound: the verifier reports removed keys, the authenticator (built next) evicts what they verified.
+  let onKeysRemoved: (kids: ReadonlySet<string>) => void = () => {}
   const verifier = createOidcVerifier({
     issuerUrl: oidc.issuerUrl,
     clientId: oidc.clientId,
@@ -105,6 +107,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     maxPendingVerifications: config.cache.maxPendingVerifications,
     logger,
     now: options.now,
+    onKeysRemoved: (kids) => onKeysRemoved(kids),
   })
   const authenticator = createAuthenticator({
     verifier,
@@ -125,6 +128,10 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     negativeMaxEntries: config.cache.negativeMaxEntries,
     now: options.now,
   })
+  onKeysRemoved = (kids) => {
+    const n = authenticator.evict((a) => a.keyId !== undefined && kids.has(a.keyId))
+    logger.info({ removedKeys: kids.size, evictedTokens: n }, 'issuer keys removed')
+  }
   const forwarder = createForwarder({
     target,
     connections: config.upstream.maxConnections,
@@ -179,6 +186,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     headersTimeout: config.server.headersTimeoutSeconds * 1000,
     requestTimeout: config.server.requestTimeoutSeconds * 1000,
     keepAliveTimeout: config.server.keepAliveTimeoutSeconds * 1000,
+    // Node checks headers/request timeouts on this interval (default 30 s, which would let a slow-headers
+    // client hold a connection well past headersTimeout).
+    connectionsCheckingInterval: Math.min(1000, config.server.headersTimeoutSeconds * 250),
     noDelay: true,
   }
   let server: Server

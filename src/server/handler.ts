@@ -188,6 +188,11 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const start = performance.now()
     const id = nextRequestId()
     const url = req.url ?? ''
+    // llhttp accepts any "HTTP/x.y"; only 1.0 and 1.1 have the framing this proxy reasons about.
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
+      refuse(req, res, id, start, new KubegateError('KG_ERR_HTTP_VERSION', req.httpVersion, { failure: 'bad_version' }), true)
+      return
+    }
     // Origin-form only (invariant 4): absolute-form and "//host" never pick a destination.
     if (url.charCodeAt(0) !== 0x2f || url.charCodeAt(1) === 0x2f) {
       refuse(req, res, id, start, new KubegateError('KG_ERR_BAD_TARGET', undefined, { failure: 'bad_target' }), true)
@@ -253,6 +258,10 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
       access(req, id, start, err.statusCode, 0, undefined, undefined, err.failure ?? err.code, req.headers.upgrade, true)
     }
     socket.on('error', () => socket.destroy())
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) {
+      fail(new KubegateError('KG_ERR_HTTP_VERSION', req.httpVersion, { failure: 'bad_version' }))
+      return
+    }
     if (url.charCodeAt(0) !== 0x2f || url.charCodeAt(1) === 0x2f) {
       fail(new KubegateError('KG_ERR_BAD_TARGET', undefined, { failure: 'bad_target' }))
       return
