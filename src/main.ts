@@ -78,7 +78,7 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
 
 function bareAuthenticated (id: { readonly user: string, readonly groups: readonly string[] }): Authenticated {
   const identity = { user: id.user, groups: [...id.groups], uid: undefined, sub: id.user, exp: Number.MAX_SAFE_INTEGER, iat: undefined }
-  return { identity, headers: buildImpersonationHeaders(identity), tokenHash: 'bench-bare-pass-through' }
+  return { identity, headers: buildImpersonationHeaders(identity), tokenHash: 'bench-bare-pass-through', keyId: undefined }
 }
 
 /** Composition root: builds every stage from its config section and starts the listener. */
