@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { ConfigError, loadConfig } from './config/load.js'
 import { flattenSchema } from './config/schema.js'
 import { start } from './main.js'
@@ -38,6 +39,7 @@ async function serve (argv: string[]): Promise<number> {
     }
     throw err
   }
+  if (config.server.workers > 1 && cluster.isPrimary) return supervise(config.server.workers, config.log.level)
   const kg = await start(config)
   let stopping = false
   const stop = (signal: string): void => {
@@ -48,6 +50,24 @@ async function serve (argv: string[]): Promise<number> {
       kg.logger.error({ err: (err as Error).message }, 'shutdown failed')
       process.exit(1)
     })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  return -1
+}
+
+/** server.workers > 1: this process only supervises; each worker runs `serve` with the same argv. */
+async function supervise (workers: number, level: string): Promise<number> {
+  const { createLogger } = await import('./log/logger.js')
+  const { superviseWorkers } = await import('./server/workers.js')
+  const logger = createLogger({ level })
+  const sup = superviseWorkers({ workers, logger })
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down workers')
+    void sup.close().then(() => process.exit(0))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
