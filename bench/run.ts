@@ -285,7 +285,7 @@ async function main (): Promise<void> {
         const m1 = proxy === undefined ? undefined : await proxy.ask<{ rss: number, heapUsed: number }>({ type: 'mem' })
         for (let e = 0; e < EVENTS; e++) {
           await upstream.ask({ type: 'push' })
-          await new Promise((resolve) => setTimeout(resolve, 150))
+          await new Promise((resolve) => setTimeout(resolve, QUICK ? 100 : 150))
         }
         await new Promise((resolve) => setTimeout(resolve, 300))
         const rep = await client.ask<{ latUs: number[] }>({ type: 'report' })
