@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
 import { ConfigError, loadConfig } from './config/load.js'
 import { flattenSchema } from './config/schema.js'
 import { configFileFrom, createReloader, reloadableFiles, shutdown } from './lifecycle.js'
@@ -51,6 +52,7 @@ async function serve (argv: string[]): Promise<number> {
     }
     throw err
   }
+  if (config.server.workers > 1 && cluster.isPrimary) return supervise(config.server.workers, config.log.level)
   const kg = await start(config)
   const env = process.env
   const configFile = configFileFrom(argv, env)
@@ -83,6 +85,24 @@ async function serve (argv: string[]): Promise<number> {
       kg.logger.error({ err: (err as Error).message }, 'shutdown failed')
       kg.logger.flush(() => process.exit(1))
     })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  return -1
+}
+
+/** server.workers > 1: this process only supervises; each worker runs `serve` with the same argv. */
+async function supervise (workers: number, level: string): Promise<number> {
+  const { createLogger } = await import('./log/logger.js')
+  const { superviseWorkers } = await import('./server/workers.js')
+  const logger = createLogger({ level })
+  const sup = superviseWorkers({ workers, logger })
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down workers')
+    void sup.close().then(() => process.exit(0))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

@@ -4,12 +4,13 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net'
 import { createSecureContext } from 'node:tls'
 import type { Logger } from 'pino'
-import { createAuthenticator, type Authenticator } from './auth/authenticator.js'
+import { createAuthenticator, type Authenticated, type Authenticator } from './auth/authenticator.js'
 import { createClaimMapper } from './claims/map.js'
 import type { Config } from './config/load.js'
 import { KubegateError } from './errors.js'
 import { statusBuffer } from './k8s/status.js'
 import { createAuditLog, type AuditLog } from './log/audit.js'
+import { buildImpersonationHeaders } from './impersonation/headers.js'
 import { createLogger } from './log/logger.js'
 import { createMetrics, type KubegateMetrics, type StoreState } from './metrics/metrics.js'
 import { startMetricsServer, type MetricsServer } from './metrics/server.js'
@@ -43,6 +44,12 @@ export interface StartOptions {
   readonly loginStateStore?: LoginStateStore
   /** The store's state for `kubegate_store_state` (revocation/rate-limit store, when one is configured). */
   readonly storeState?: () => StoreState
+  /**
+   * @internal Benchmark harness only (bench/run.ts): forward every request WITHOUT authentication, as the
+   * fixed identity given here, to measure the floor that kubegate's own cost is compared against. Deliberately
+   * not a config key, flag or environment variable: no configuration file can turn authentication off.
+   */
+  readonly unsafeBenchBarePassThrough?: { readonly user: string, readonly groups: readonly string[] }
 }
 
 export interface Kubegate {
@@ -107,6 +114,11 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
     `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
     'latin1'), body]))
   socket.destroySoon?.()
+}
+
+function bareAuthenticated (id: { readonly user: string, readonly groups: readonly string[] }): Authenticated {
+  const identity = { user: id.user, groups: [...id.groups], uid: undefined, sub: id.user, exp: Number.MAX_SAFE_INTEGER, iat: undefined }
+  return { identity, headers: buildImpersonationHeaders(identity), tokenHash: 'bench-bare-pass-through', keyId: undefined }
 }
 
 /** Login state on the shared store, under its own key space. */
@@ -353,7 +365,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     onAccess,
     onAuthFailure,
     clientAddress: createClientAddress(config.server.trustedProxies),
+    bareIdentity: options.unsafeBenchBarePassThrough === undefined ? undefined : bareAuthenticated(options.unsafeBenchBarePassThrough),
   })
+  if (options.unsafeBenchBarePassThrough !== undefined) logger.warn('BENCHMARK BARE PASS-THROUGH: authentication is OFF in this process')
 
   const serverOptions = {
     // Node's strict parser (invariant 8); 16 KiB header block (invariant 9).

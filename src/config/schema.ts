@@ -126,6 +126,13 @@ export const SCHEMA = {
       doc: 'Idle limit for exec/attach/port-forward sessions (0: none).',
     },
     maxUpgradesPerUser: { type: 'int', default: 32, min: 1, doc: 'Concurrent exec/attach/port-forward sessions per user.' },
+    workers: {
+      type: 'int',
+      default: 1,
+      min: 1,
+      max: 64,
+      doc: 'Processes serving requests on one shared listener (node:cluster); set to the cores the pod is given. Caches are per process.',
+    },
     trustedProxies: {
       type: 'list',
       default: [],

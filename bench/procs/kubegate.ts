@@ -1,0 +1,65 @@
+/**
+ * kubegate under benchmark, in its own process so it can be pinned, profiled and measured (RSS).
+ * argv: <json file> with `{ tree, bare?: {user, groups}, workers? }`. Starts exactly what `kubegate serve`
+ * starts (loadConfig + start), with the access log going to stdout as in production (stdout is /dev/null
+ * here). `bare` sets the hidden StartOptions.unsafeBenchBarePassThrough (authentication off) for the
+ * "bare pass-through" reference; it exists only in this harness.
+ * IPC: `mem` (gc, then memory figures), `authenticate-file` (fill the token cache), `stats`.
+ */
+import cluster from 'node:cluster'
+import { readFileSync } from 'node:fs'
+import { loadConfig } from '../../src/config/load.js'
+import { createLogger } from '../../src/log/logger.js'
+import { start, type Kubegate } from '../../src/main.js'
+import { superviseWorkers } from '../../src/server/workers.js'
+
+interface Spec { tree: Record<string, unknown>, bare?: { user: string, groups: string[] }, workers?: number }
+const spec = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Spec
+const config = loadConfig({ overrides: spec.tree, env: {} })
+const logger = createLogger({ level: config.log.level })
+const workers = spec.workers ?? config.server.workers
+
+if (cluster.isPrimary && workers > 1) {
+  const sup = superviseWorkers({ workers, logger })
+  await sup.ready
+  process.send?.({ type: 'ready', url: `https://127.0.0.1:${config.listen.port}`, pids: Object.values(cluster.workers ?? {}).map((w) => w?.process.pid) })
+  process.on('message', (m: { type: string, id?: number }) => {
+    if (m.type === 'stats') process.send?.({ type: 'stats', id: m.id, size: -1 })
+  })
+  const stop = (): void => { void sup.close().then(() => process.exit(0)) }
+  process.on('SIGTERM', stop)
+  process.on('disconnect', stop)
+} else {
+  const kg: Kubegate = await start(config, { logger, ...(spec.bare === undefined ? {} : { unsafeBenchBarePassThrough: spec.bare }) })
+  if (cluster.isPrimary) process.send?.({ type: 'ready', url: kg.url })
+  const gc = (globalThis as { gc?: () => void }).gc
+  process.on('message', (m: { type: string, id?: number, file?: string }) => {
+    void (async () => {
+      switch (m.type) {
+        case 'mem': {
+          for (let i = 0; i < 3; i++) gc?.()
+          const u = process.memoryUsage()
+          process.send?.({ type: 'mem', id: m.id, heapUsed: u.heapUsed, rss: u.rss, external: u.external, arrayBuffers: u.arrayBuffers, cacheSize: kg.authenticator.size, gc: gc !== undefined })
+          break
+        }
+        case 'authenticate-file': {
+          const tokens = readFileSync(m.file as string, 'utf8').split('\n').filter((t) => t !== '')
+          let ok = 0
+          let failed = 0
+          for (let i = 0; i < tokens.length; i += 64) {
+            const batch = await Promise.allSettled(tokens.slice(i, i + 64).map(async (t) => kg.authenticator.authenticate(t)))
+            for (const r of batch) r.status === 'fulfilled' ? ok++ : failed++
+          }
+          process.send?.({ type: 'authenticated', id: m.id, ok, failed, cacheSize: kg.authenticator.size })
+          break
+        }
+        case 'stats':
+          process.send?.({ type: 'stats', id: m.id, size: kg.authenticator.size, streams: kg.sessions.count('stream'), ...kg.authenticator.stats })
+          break
+      }
+    })()
+  })
+  const stop = (): void => { void kg.close().then(() => process.exit(0)) }
+  process.on('SIGTERM', stop)
+  process.on('disconnect', stop)
+}
