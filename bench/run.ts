@@ -131,6 +131,8 @@ async function main (): Promise<void> {
       tls: { certFile: kgCert.certFile, privateKeyFile: kgCert.keyFile },
       oidc: { issuerUrl: issuer.url, clientId: 'kubegate', caFile: pki.caFile, usernameClaim: 'email', groupsClaim: 'groups' },
       upstream: { server: upstreamUrl, caFile: pki.caFile, tokenFile: saFile },
+      // Metrics on a free port: the default 127.0.0.1:9090 may be taken by another process on the machine.
+      metrics: { listen: '127.0.0.1:0' },
       log: { level: 'info' },
     })
     const startKg = async (name: string, o: { bare?: boolean, workers?: number, execArgv?: string[] } = {}): Promise<{ child: Child, url: string, pids: number[] }> => {
