@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { connect as netConnect, type Socket } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { TUTORIAL_BINDINGS } from '../../helpers/apiserver.js'
-import { issueServerCert, getTestPki } from '../../helpers/pki.js'
+import { createUntrustedPki, issueServerCert, getTestPki } from '../../helpers/pki.js'
 import { startStack, type Stack, type StackOptions } from '../../helpers/stack.js'
 
 export const NS = 'user01'
@@ -180,30 +180,44 @@ export interface ScriptedUpstream {
   tokenFile: string
   /** Bytes received per connection, in order. */
   connections: Buffer[][]
+  /** TCP connections accepted (a handshake kubegate refused still counts here, not in `connections`). */
+  tcpConnections: number
+  /** Each connection's socket, in order; `ended[i]` once connection i's peer sent FIN. */
+  sockets: TLSSocket[]
+  ended: boolean[]
   /** Answer for each request head (called once per connection, when the head is complete). */
   answer: (head: string, socket: TLSSocket, conn: Buffer[]) => void
   close: () => Promise<void>
 }
 
-export async function startScriptedUpstream (tokenFile: string): Promise<ScriptedUpstream> {
+export async function startScriptedUpstream (tokenFile: string, options: { untrusted?: boolean } = {}): Promise<ScriptedUpstream> {
   const pki = await getTestPki()
-  const cert = await issueServerCert(pki, 'scripted')
-  const sockets = new Set<TLSSocket>()
+  // Signed by another CA when `untrusted`: kubegate (trusting only the test CA) must refuse the handshake.
+  const cert = await issueServerCert(options.untrusted === true ? await createUntrustedPki() : pki, 'scripted')
+  const sockets = new Set<Socket>()
   const up: ScriptedUpstream = {
     url: '',
     caFile: pki.caFile,
     tokenFile,
     connections: [],
+    tcpConnections: 0,
+    sockets: [],
+    ended: [],
     answer: () => {},
     close: async () => {
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
-  const server = createTlsServer({ cert: cert.certPem, key: cert.keyPem, ALPNProtocols: ['http/1.1'] }, (s) => {
+  // allowHalfOpen: a test can see the client's FIN arrive while it still writes.
+  const server = createTlsServer({ cert: cert.certPem, key: cert.keyPem, ALPNProtocols: ['http/1.1'], allowHalfOpen: true }, (s) => {
     sockets.add(s)
     const conn: Buffer[] = []
+    const index = up.connections.length
     up.connections.push(conn)
+    up.sockets.push(s)
+    up.ended.push(false)
+    s.on('end', () => { up.ended[index] = true })
     let answered = false
     s.on('data', (d: Buffer) => {
       conn.push(d)
@@ -215,6 +229,12 @@ export async function startScriptedUpstream (tokenFile: string): Promise<Scripte
       up.answer(all.slice(0, end + 4), s, conn)
     })
     s.on('error', () => {})
+    s.on('close', () => sockets.delete(s))
+  })
+  // Raw TCP sockets too: with allowHalfOpen a connection whose handshake failed would otherwise hold close().
+  server.on('connection', (s: Socket) => {
+    up.tcpConnections++
+    sockets.add(s)
     s.on('close', () => sockets.delete(s))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
