@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from './config/load.js'
 import { flattenSchema } from './config/schema.js'
+import { configFileFrom, createReloader, reloadableFiles, shutdown } from './lifecycle.js'
 import { start } from './main.js'
 
 const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as the OIDC user, by impersonation.
@@ -8,6 +9,7 @@ const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as t
 Usage:
   kubegate [serve] --config kubegate.yaml [--flag=value ...]   run the proxy
   kubegate classroom render --roster roster.yaml              per-student namespaces and RBAC
+  kubegate kubeconfig --public-url URL --issuer URL --client-id ID   kubeconfig with kubelogin
   kubegate flags                                              list every flag with its YAML key
   kubegate help
 
@@ -21,6 +23,10 @@ async function lazyCommand (name: string): Promise<Command | undefined> {
     case 'classroom': {
       const m = await import('./classroom/cli.js')
       return (argv) => m.runClassroomCommand(argv, { stdout: process.stdout, stderr: process.stderr })
+    }
+    case 'kubeconfig': {
+      const m = await import('./web/cli.js')
+      return (argv) => m.runKubeconfigCommand(argv, { stdout: process.stdout, stderr: process.stderr })
     }
     default:
       return undefined
@@ -39,14 +45,36 @@ async function serve (argv: string[]): Promise<number> {
     throw err
   }
   const kg = await start(config)
+  const env = process.env
+  const configFile = configFileFrom(argv, env)
+  const reloader = createReloader({
+    kg,
+    initial: config,
+    load: () => loadConfig({ argv, env: process.env }),
+    files: (c) => reloadableFiles(c, configFile),
+    pollMs: config.reload.pollSeconds * 1000,
+    logger: kg.logger,
+  })
+  process.on('SIGHUP', () => { void reloader.reload('SIGHUP') })
   let stopping = false
   const stop = (signal: string): void => {
-    if (stopping) return
+    if (stopping) {
+      // A second signal: stop waiting.
+      kg.logger.warn({ signal }, 'second signal: exiting now')
+      kg.logger.flush(() => process.exit(1))
+      return
+    }
     stopping = true
+    reloader.close()
     kg.logger.info({ signal }, 'shutting down')
-    kg.close().then(() => process.exit(0), (err: unknown) => {
+    // SIGINT is a person at a terminal: no endpoint propagation to wait for.
+    const delayMs = signal === 'SIGINT' ? 0 : config.shutdown.delaySeconds * 1000
+    shutdown(kg, { delayMs, graceMs: config.shutdown.gracePeriodSeconds * 1000 }).then((r) => {
+      kg.logger.info({ drained: r.drained, sessionsClosed: r.sessionsClosed }, 'shutdown complete')
+      kg.logger.flush(() => process.exit(0))
+    }, (err: unknown) => {
       kg.logger.error({ err: (err as Error).message }, 'shutdown failed')
-      process.exit(1)
+      kg.logger.flush(() => process.exit(1))
     })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))

@@ -34,6 +34,7 @@ export const ERRORS = {
     message: 'only websocket and SPDY/3.1 upgrades are supported',
   },
   KG_ERR_BAD_SUBPROTOCOL: { status: 400, reason: 'BadRequest', message: 'invalid bearer token subprotocol' },
+  KG_ERR_HTTP_VERSION: { status: 505, reason: 'BadRequest', message: 'only HTTP/1.0 and HTTP/1.1 are supported' },
   KG_ERR_METHOD_NOT_ALLOWED: { status: 405, reason: 'MethodNotAllowed', message: 'method not allowed' },
   KG_ERR_NOT_FOUND: { status: 404, reason: 'NotFound', message: 'not found' },
   KG_ERR_HEADERS_TOO_LARGE: {

@@ -13,6 +13,8 @@ export interface Authenticated {
   readonly headers: readonly string[]
   /** SHA-256 of the token, base64url: the cache key, and how a single token is revoked. Never the token. */
   readonly tokenHash: string
+  /** The issuer key that verified the token; entries are evicted when the issuer unpublishes it. */
+  readonly keyId: string | undefined
 }
 
 export interface AuthenticatorOptions {
@@ -60,9 +62,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
 
   async function verifyAndMap (token: string, key: string): Promise<Authenticated> {
     try {
-      const { payload, exp } = await options.verifier.verify(token)
+      const { payload, exp, kid } = await options.verifier.verify(token)
       const identity = options.mapClaims(payload, exp)
-      const result: Authenticated = { identity, headers: buildImpersonationHeaders(identity), tokenHash: key }
+      const result: Authenticated = { identity, headers: buildImpersonationHeaders(identity), tokenHash: key, keyId: kid }
       const t = now()
       positive.set(key, result, Math.min(exp * 1000, t + maxTtlMs))
       return result
@@ -72,8 +74,6 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       // (the issuer may have just rotated; the next refetch after the cooldown can find the key) must not stick.
       if (e.statusCode === 401 && e.failure !== 'unknown_kid' && negTtlMs > 0) negative.set(key, e, now() + negTtlMs)
       throw e
-    } finally {
-      inflight.delete(key)
     }
   }
 
@@ -93,7 +93,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       stats.misses++
       let p = inflight.get(key)
       if (p === undefined) {
-        p = verifyAndMap(token, key)
+        // The entry is removed in a later microtask, so even a verifier that fails synchronously cannot
+        // leave a settled promise behind in the map (which would answer that token forever).
+        p = verifyAndMap(token, key).finally(() => inflight.delete(key))
         inflight.set(key, p)
       }
       return p

@@ -78,7 +78,9 @@ export function createClaimMapper (options: ClaimMappingOptions): ClaimMapper {
       const seen = new Set<string>()
       for (const item of list) {
         if (typeof item !== 'string') bad('a group is not a string')
-        if (item === '' || CONTROL.test(item)) bad('a group is empty or has control characters')
+        // A header value cannot carry outer whitespace faithfully (parsers strip it), so " dev" is refused
+        // rather than silently becoming "dev" on the wire.
+        if (item === '' || CONTROL.test(item) || item.trim() !== item) bad('a group is empty, padded or has control characters')
         const name = groupsPrefix + item
         if (!options.allowReservedIdentities && isReserved(name)) {
           throw new KubegateError('KG_ERR_RESERVED_IDENTITY', 'reserved group', { failure: 'reserved_identity' })
@@ -95,7 +97,7 @@ export function createClaimMapper (options: ClaimMappingOptions): ClaimMapper {
     let uid: string | undefined
     if (options.uidClaim !== undefined) {
       const u = payload[options.uidClaim]
-      if (typeof u !== 'string' || u === '' || CONTROL.test(u)) bad(`claim ${options.uidClaim} is not a usable uid`)
+      if (typeof u !== 'string' || u === '' || CONTROL.test(u) || u.trim() !== u) bad(`claim ${options.uidClaim} is not a usable uid`)
       uid = u
     }
     const sub = typeof payload.sub === 'string' ? payload.sub : ''

@@ -142,7 +142,7 @@ export async function runClassroomCommand (argv: string[], io: ClassroomIo): Pro
     return EXIT_OK;
   }
   io.stdout.write(toYaml(plan));
-  io.stderr.write(`kubegate classroom: ${plan.students.length} students, ${plan.instructors.length} instructors, ${plan.objects.length} objects\n`);
+  io.stderr.write(`kubegate classroom: ${count(plan.students.length, 'student')}, ${count(plan.instructors.length, 'instructor')}, ${count(plan.objects.length, 'object')}\n`);
   return EXIT_OK;
 }
 
@@ -159,4 +159,8 @@ async function read (readFile: (path: string) => Promise<string>, path: string, 
     io.stderr.write(`${path}: cannot read${code === undefined ? '' : ` (${code})`}\n`);
     return undefined;
   }
+}
+
+function count (n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

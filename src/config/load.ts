@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'
+import { parseCidr } from '../server/client-address.js'
 import { flattenSchema, isField, SCHEMA, type FieldSpec, type FlatField, type SectionSpec } from './schema.js'
 
 export interface HostPort { readonly host: string, readonly port: number }
@@ -296,11 +297,18 @@ function validateSemantics (c: Config, problems: string[]): void {
   if (c.oidc.signingAlgs?.length === 0) problems.push('oidc.signingAlgs: must not be empty')
   for (const key of ['usernamePrefix', 'groupsPrefix'] as const) {
     const v = c.oidc[key]
-    if (v !== undefined && v.toLowerCase().startsWith('system:')) problems.push(`oidc.${key}: must not start with "system:"`)
+    if (v === undefined) continue
+    if (v.toLowerCase().startsWith('system:')) problems.push(`oidc.${key}: must not start with "system:"`)
+    // A prefix becomes part of every impersonated name: it must be a clean header value.
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f,]/.test(v) || v.trim() !== v) problems.push(`oidc.${key}: must not contain commas, control characters or outer spaces`)
   }
   for (const [k, v] of Object.entries(c.oidc.requiredClaims)) {
     if (k === '') problems.push('oidc.requiredClaims: empty claim name')
     if (v === '') problems.push(`oidc.requiredClaims.${k}: empty value`)
+  }
+  for (const cidr of c.server.trustedProxies ?? []) {
+    if (parseCidr(cidr) === undefined) problems.push(`server.trustedProxies: "${cidr}" is not an address or CIDR`)
   }
   if ((c.tls.certFile === undefined) !== (c.tls.privateKeyFile === undefined)) {
     problems.push('tls: certFile and privateKeyFile go together')
@@ -321,6 +329,28 @@ function validateSemantics (c: Config, problems: string[]): void {
     if (up.tokenFile === undefined) problems.push('upstream.tokenFile: required with upstream.server')
   }
   if (up.context !== undefined && up.kubeconfig === undefined) problems.push('upstream.context: needs upstream.kubeconfig')
+  validateLogin(c, problems)
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+
+function validateLogin (c: Config, problems: string[]): void {
+  const login = c.login
+  if (login.publicUrl === undefined) return
+  try {
+    const u = new URL(login.publicUrl)
+    // Browsers carry the login cookie and the page carries a bearer token: plain http only on loopback.
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname))) {
+      problems.push('login.publicUrl: must use https (http only on loopback)')
+    }
+    if (u.pathname !== '/' && u.pathname !== '') problems.push('login.publicUrl: must not have a path (kubegate serves /login and /callback at its root)')
+    if (u.search !== '' || u.hash !== '') problems.push('login.publicUrl: must not have a query or fragment')
+    if (u.username !== '' || u.password !== '') problems.push('login.publicUrl: must not contain credentials')
+  } catch {
+    problems.push('login.publicUrl: not a URL')
+  }
+  if (!(login.scopes ?? []).includes('openid')) problems.push('login.scopes: must include openid')
+  if (login.includeClientSecret && login.clientSecretFile === undefined) problems.push('login.includeClientSecret: needs login.clientSecretFile')
 }
 
 function deepFreeze<T> (o: T): T {

@@ -95,6 +95,13 @@ export const SCHEMA = {
       doc: 'Time for the apiserver to send response headers (not applied to watches, logs -f and upgrades).',
     },
     maxConnections: { type: 'int', default: 128, min: 1, max: 10000, doc: 'Pooled keep-alive connections to the apiserver.' },
+    healthCheckSeconds: {
+      type: 'int',
+      default: 10,
+      min: 1,
+      max: 3600,
+      doc: 'How often readiness checks that the apiserver answers (`GET /readyz` with kubegate\'s token).',
+    },
   },
   cache: {
     maxEntries: { type: 'int', default: 10000, min: 0, doc: 'Verified tokens kept in memory (LRU; 0 disables the cache).' },
@@ -119,6 +126,82 @@ export const SCHEMA = {
       doc: 'Idle limit for exec/attach/port-forward sessions (0: none).',
     },
     maxUpgradesPerUser: { type: 'int', default: 32, min: 1, doc: 'Concurrent exec/attach/port-forward sessions per user.' },
+    trustedProxies: {
+      type: 'list',
+      default: [],
+      flag: 'trusted-proxies',
+      doc: 'CIDRs of proxies whose `X-Forwarded-For` is believed for the client address in logs (default: none).',
+    },
+  },
+  metrics: {
+    listen: {
+      type: 'hostport',
+      default: '127.0.0.1:9090',
+      flag: 'metrics-listen',
+      doc: 'Address of the metrics and probe listener (`/metrics`, `/livez`, `/readyz`, `/healthz`).',
+    },
+  },
+  audit: {
+    file: { type: 'string', doc: 'Append one `audit.k8s.io/v1` Event per request (level Metadata) to this file (off when unset).' },
+    maxBufferedEvents: {
+      type: 'int',
+      default: 10000,
+      min: 1,
+      doc: 'Audit events held in memory while the file is slow; beyond this events are dropped and counted.',
+    },
+  },
+  shutdown: {
+    delaySeconds: {
+      type: 'int',
+      default: 5,
+      min: 0,
+      max: 300,
+      doc: 'After SIGTERM, keep accepting (with `/readyz` failing) this long so endpoints stop routing here.',
+    },
+    gracePeriodSeconds: {
+      type: 'int',
+      default: 30,
+      min: 0,
+      max: 3600,
+      doc: 'Then wait this long for ordinary requests to finish before ending watches and exec sessions.',
+    },
+  },
+  reload: {
+    pollSeconds: {
+      type: 'int',
+      default: 10,
+      min: 0,
+      max: 3600,
+      doc: 'Also check the config, certificate, CA and token files for changes this often (0: file events and SIGHUP only).',
+    },
+  },
+  login: {
+    publicUrl: {
+      type: 'string',
+      doc: 'kubegate\'s external URL (https, no path). Enables the login page (`/login`, `/callback`); also the kubeconfig server.',
+    },
+    clientSecretFile: {
+      type: 'string',
+      secretFile: true,
+      doc: 'File holding the OIDC client secret for the login flow (public clients with PKCE need none).',
+    },
+    scopes: { type: 'list', default: ['openid', 'email', 'groups', 'profile'], doc: 'Scopes requested at login (add `offline_access` for refresh tokens).' },
+    caFile: {
+      type: 'string',
+      doc: 'CA put in handed-out kubeconfigs (default: tls.certFile\'s chain; `-`: none, the serving certificate is publicly trusted).',
+    },
+    userNamespaceFromEmail: {
+      type: 'bool',
+      default: false,
+      doc: 'Set the kubeconfig namespace from the email local part (`user01@example.com` -> `user01`), as `kubegate classroom` names them.',
+    },
+    includeClientSecret: {
+      type: 'bool',
+      default: false,
+      doc: 'Put the client secret into the kubelogin kubeconfig (it is then shared with every user).',
+    },
+    staticTokenForm: { type: 'bool', default: true, doc: 'Also offer a kubeconfig holding the ID token itself (valid until it expires).' },
+    stateTtlSeconds: { type: 'int', default: 600, min: 60, max: 3600, doc: 'How long a started login may take to come back to `/callback`.' },
   },
   log: {
     level: {

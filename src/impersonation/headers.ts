@@ -18,6 +18,17 @@ export function toWireValue (value: string): string {
 const BAD_VALUE = /[\u0000-\u001f\u007f]/
 
 /**
+ * HTTP parsers strip optional whitespace (SP, HTAB) around field values, so a value that starts or ends
+ * with one would not arrive as sent. Only those two: String.prototype.trim would also strip U+00A0, which
+ * here is the Latin-1 image of a UTF-8 continuation byte (the last byte of "開発チーム" is 0xA0).
+ */
+function hasOuterWhitespace (v: string): boolean {
+  const first = v.charCodeAt(0)
+  const last = v.charCodeAt(v.length - 1)
+  return first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09
+}
+
+/**
  * Builds kubegate's identity headers as a flat `[name, value, ...]` list: exactly one Impersonate-User,
  * one Impersonate-Group line per group (the apiserver never splits a value on commas, so joining would
  * create a different group), Impersonate-Uid when present. Built once per verified token and cached with it.
@@ -38,7 +49,7 @@ export function assertImpersonationBlock (block: readonly string[]): void {
   for (let i = 0; i < block.length; i += 2) {
     const name = block[i] as string
     const value = block[i + 1]
-    if (typeof value !== 'string' || value === '' || BAD_VALUE.test(value) || value.trim() !== value) {
+    if (typeof value !== 'string' || value === '' || BAD_VALUE.test(value) || hasOuterWhitespace(value)) {
       throw new KubegateError('KG_ERR_INTERNAL', `impersonation header ${name} has an unsafe value`)
     }
     if (name === 'Impersonate-User') {

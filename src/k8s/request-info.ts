@@ -16,81 +16,86 @@ export interface RequestInfo {
 }
 
 const API_PREFIXES = new Set(['api', 'apis'])
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
 
-function queryFlag (query: string, name: string): boolean {
-  for (const part of query.split('&')) {
-    const eq = part.indexOf('=')
-    const k = eq === -1 ? part : part.slice(0, eq)
-    if (k !== name) continue
-    const v = eq === -1 ? '' : part.slice(eq + 1)
-    return v === 'true' || v === '1'
+function decode (s: string): string {
+  if (!s.includes('%') && !s.includes('+')) return s
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '))
+  } catch {
+    return s
   }
-  return false
 }
 
-function hasQueryParam (query: string, name: string): boolean {
+/** The first value of a query parameter as Go's url.Query() sees it (keys and values percent-decoded). */
+function queryValue (query: string, name: string): string | undefined {
+  if (query === '') return undefined
   for (const part of query.split('&')) {
     const eq = part.indexOf('=')
-    if ((eq === -1 ? part : part.slice(0, eq)) === name) return true
+    if (decode(eq === -1 ? part : part.slice(0, eq)) !== name) continue
+    return eq === -1 ? '' : decode(part.slice(eq + 1))
   }
-  return false
+  return undefined
+}
+
+/**
+ * A boolean query parameter as the apiserver decodes it (runtime.Convert_Slice_string_To_bool): absent is
+ * false; "0" and "false" in any case are false; anything else, even "", "f" or "yes", is true.
+ */
+function queryBool (query: string, name: string): boolean {
+  const v = queryValue(query, name)
+  if (v === undefined) return false
+  return !(v === '0' || v.toLowerCase() === 'false')
 }
 
 export function requestInfo (method: string, url: string): RequestInfo {
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
   const query = q === -1 ? '' : url.slice(q + 1)
-  const nonResource = (verb: string): RequestInfo => ({
-    isResourceRequest: false, verb, apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', path,
+  const nonResource = (): RequestInfo => ({
+    isResourceRequest: false, verb: method.toLowerCase(), apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', path,
   })
-  const lowerMethod = method.toLowerCase()
-  const parts = path.split('/').filter((p) => p !== '')
-  if (parts.length < 2 || !API_PREFIXES.has(parts[0] as string)) return nonResource(lowerMethod)
-  let i = 1
+  const trimmed = path.replace(/^\/+|\/+$/g, '')
+  let parts = trimmed === '' ? [] : trimmed.split('/')
+  if (parts.length < 3 || !API_PREFIXES.has(parts[0] as string)) return nonResource()
   let apiGroup = ''
-  if (parts[0] === 'apis') {
-    if (parts.length < 3) return nonResource(lowerMethod)
-    apiGroup = parts[i++] as string
+  const prefix = parts[0]
+  parts = parts.slice(1)
+  if (prefix === 'apis') {
+    // The prefix is consumed: this asks for group, version and at least one more part.
+    if (parts.length < 3) return nonResource()
+    apiGroup = parts[0] as string
+    parts = parts.slice(1)
   }
-  const apiVersion = parts[i++] as string
-  let rest = parts.slice(i)
+  const apiVersion = parts[0] as string
+  parts = parts.slice(1)
   let verb: string
-  switch (method) {
-    case 'POST': verb = 'create'; break
-    case 'GET': case 'HEAD': verb = 'get'; break
-    case 'PUT': verb = 'update'; break
-    case 'PATCH': verb = 'patch'; break
-    case 'DELETE': verb = 'delete'; break
-    default: verb = lowerMethod
-  }
-  let watchPrefix = false
-  if (rest[0] === 'watch') {
-    watchPrefix = true
-    verb = 'watch'
-    rest = rest.slice(1)
+  if (parts[0] === 'watch' || parts[0] === 'proxy') {
+    if (parts.length < 2) return nonResource()
+    verb = parts[0]
+    parts = parts.slice(1)
+  } else {
+    switch (method) {
+      case 'POST': verb = 'create'; break
+      case 'GET': case 'HEAD': verb = 'get'; break
+      case 'PUT': verb = 'update'; break
+      case 'PATCH': verb = 'patch'; break
+      case 'DELETE': verb = 'delete'; break
+      default: verb = ''
+    }
   }
   let namespace = ''
-  if (rest[0] === 'namespaces') {
-    if (rest.length > 1) {
-      namespace = rest[1] as string
-      // /namespaces/{name} addresses the namespace object itself.
-      if (rest.length > 2) rest = rest.slice(2)
-      else rest = ['namespaces', rest[1] as string]
-    }
+  if (parts[0] === 'namespaces' && parts.length > 1) {
+    namespace = parts[1] as string
+    // /namespaces/{ns}/{resource}/... addresses a namespaced resource; /namespaces/{ns}/status|finalize is a
+    // subresource of the namespace object itself (whose namespace is then its own name, as in the apiserver).
+    if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2] as string)) parts = parts.slice(2)
   }
-  const resource = rest[0] ?? ''
-  const name = rest[1] ?? ''
-  const subresource = rest[2] ?? ''
-  if (resource === 'namespaces' && namespace !== '' && name === namespace) namespace = ''
-  if (verb === 'get' || verb === 'delete') {
-    if (name === '') {
-      if (verb === 'get') verb = queryFlag(query, 'watch') ? 'watch' : 'list'
-      else verb = 'deletecollection'
-    } else if (verb === 'get' && !watchPrefix && queryFlag(query, 'watch') && hasQueryParam(query, 'fieldSelector')) {
-      verb = 'get'
-    }
-  }
-  if (watchPrefix && name !== '') verb = 'watch'
+  const resource = parts[0] ?? ''
+  const name = parts[1] ?? ''
+  const subresource = parts.length >= 3 && verb !== 'proxy' ? parts[2] as string : ''
+  if (name === '' && verb === 'get') verb = queryBool(query, 'watch') ? 'watch' : 'list'
+  if (name === '' && verb === 'delete') verb = 'deletecollection'
   return { isResourceRequest: true, verb, apiGroup, apiVersion, namespace, resource, subresource, name, path }
 }
 
@@ -102,8 +107,10 @@ export function isLongRunning (url: string): boolean {
   const q = url.indexOf('?')
   if (q !== -1) {
     const query = url.slice(q + 1)
-    if (query.includes('watch=') && (queryFlag(query, 'watch'))) return true
-    if (query.includes('follow=') && queryFlag(query, 'follow')) return true
+    // Cheap substring tests first (this runs on every request), then the apiserver's own bool semantics.
+    const encoded = query.includes('%')
+    if ((encoded || query.includes('watch')) && queryBool(query, 'watch')) return true
+    if ((encoded || query.includes('follow')) && queryBool(query, 'follow')) return true
   }
   const path = q === -1 ? url : url.slice(0, q)
   if (path.includes('/watch/')) return true
@@ -116,8 +123,8 @@ export function hasCredentialsInQuery (url: string): boolean {
   if (q === -1) return false
   for (const part of url.slice(q + 1).split('&')) {
     const eq = part.indexOf('=')
-    const k = (eq === -1 ? part : part.slice(0, eq)).toLowerCase()
-    if (k === 'access_token' || k === 'id_token' || k === 'access%5ftoken' || k === 'id%5ftoken') return true
+    const k = decode(eq === -1 ? part : part.slice(0, eq)).toLowerCase()
+    if (k === 'access_token' || k === 'id_token') return true
   }
   return false
 }

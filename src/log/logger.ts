@@ -21,11 +21,20 @@ export interface LoggerOptions {
 }
 
 export function createLogger (options: LoggerOptions): Logger {
+  let destination = options.destination
+  if (destination === undefined) {
+    const boom = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+    // minLength batches writes under load; without a timer a quiet proxy would hold its last lines (the
+    // start-up line, a shutdown) in memory indefinitely.
+    const t = setInterval(() => { boom.flush() }, 1000)
+    t.unref()
+    destination = boom
+  }
   return pino({
     level: options.level,
     base: { service: 'kubegate' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
-  }, options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }))
+  }, destination)
 }

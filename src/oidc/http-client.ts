@@ -44,12 +44,12 @@ export function createIssuerHttp (options: IssuerHttpOptions = {}): { fetchJson:
       signal,
     })
     if (res.statusCode !== 200) {
-      res.body.resume()
+      discard(res.body)
       throw new Error(`GET ${u.origin}${u.pathname}: HTTP ${res.statusCode}`)
     }
     const declared = Number(res.headers['content-length'])
     if (Number.isFinite(declared) && declared > maxBytes) {
-      res.body.destroy()
+      discard(res.body)
       throw new Error(`GET ${u.origin}${u.pathname}: response of ${declared} bytes exceeds ${maxBytes}`)
     }
     const chunks: Buffer[] = []
@@ -74,7 +74,16 @@ export function createIssuerHttp (options: IssuerHttpOptions = {}): { fetchJson:
   return { fetchJson, close: () => agent.close() }
 }
 
-/** `max-age` from a Cache-Control header, in seconds (undefined when absent or `no-store`/`no-cache`). */
+/**
+ * Drops a response body without reading it. undici's body stream emits an AbortError when destroyed; with
+ * no listener that would be an uncaught exception, i.e. a crash triggered by whatever the issuer sends.
+ */
+function discard (body: NodeJS.ReadableStream & { destroy: (err?: Error) => void }): void {
+  body.on('error', () => {})
+  body.destroy()
+}
+
+/** `max-age` from a Cache-Control header, in seconds: undefined when absent, 0 for `no-store`/`no-cache`. */
 export function maxAgeSeconds (cacheControl: string | string[] | undefined): number | undefined {
   const value = Array.isArray(cacheControl) ? cacheControl.join(',') : cacheControl
   if (value === undefined) return undefined

@@ -179,7 +179,8 @@ export function checkRegisteredClaims (payload: Readonly<Record<string, unknown>
   if (!audOk) throw new TokenError('bad_audience')
   const exp = numericDate(payload, 'exp')
   if (exp === undefined) throw new TokenError('missing_exp')
-  if (nowSec > exp + rules.clockSkewSec) throw new TokenError('expired')
+  // RFC 7519 §4.1.4: the token must not be accepted on or after `exp` (jose and go-oidc agree).
+  if (nowSec >= exp + rules.clockSkewSec) throw new TokenError('expired')
   const nbf = numericDate(payload, 'nbf')
   if (nbf !== undefined && nowSec + rules.clockSkewSec < nbf) throw new TokenError('not_yet_valid')
   const iat = numericDate(payload, 'iat')

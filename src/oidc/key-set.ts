@@ -21,6 +21,8 @@ export interface KeySetOptions {
   readonly maxAgeMs: number
   readonly now?: () => number
   readonly onFetch?: (ok: boolean, error?: unknown) => void
+  /** Key ids that were in the previous set and are gone from the new one (tokens they verified are evicted). */
+  readonly onKeysRemoved?: (kids: ReadonlySet<string>) => void
 }
 
 /** `cooldown`: not fetched, the previous fetch was too recent; `failed`: fetched and failed. */
@@ -90,8 +92,11 @@ export function createKeySet (options: KeySetOptions): KeySet {
           if (list === undefined) next.set(k.kid, [k])
           else list.push(k)
         }
+        const removed = new Set<string>()
+        for (const kid of byKid.keys()) if (!next.has(kid)) removed.add(kid)
         byKid = next
         all = keys
+        if (removed.size > 0) options.onKeysRemoved?.(removed)
         loaded = true
         lastSuccess = now()
         lastError = undefined

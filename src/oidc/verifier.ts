@@ -22,12 +22,16 @@ export interface OidcVerifierOptions {
   readonly fetchJson?: FetchJson
   readonly onVerify?: (outcome: 'ok' | TokenFailure | 'issuer_unavailable' | 'busy') => void
   readonly onJwksFetch?: (ok: boolean) => void
+  /** The issuer stopped publishing these keys: whatever they verified must stop being trusted. */
+  readonly onKeysRemoved?: (kids: ReadonlySet<string>) => void
 }
 
 export interface VerifiedToken {
   readonly payload: Readonly<Record<string, unknown>>
   /** `exp`, seconds since the epoch. */
   readonly exp: number
+  /** `kid` of the key that verified the signature (undefined for a key without one). */
+  readonly kid?: string | undefined
 }
 
 export interface OidcVerifier {
@@ -63,6 +67,7 @@ export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier 
     cooldownMs: options.jwksRefreshCooldownSeconds * 1000,
     maxAgeMs: options.jwksMaxAgeSeconds * 1000,
     now,
+    onKeysRemoved: options.onKeysRemoved,
     onFetch (ok, error) {
       options.onJwksFetch?.(ok)
       if (ok) log?.debug({ keys: keySet.size }, 'jwks loaded')
@@ -144,10 +149,12 @@ export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier 
     }
     pending++
     let ok = false
+    let usedKid: string | undefined
     try {
       for (const key of keys) {
         if (await verifySignatureAsync(jws, key)) {
           ok = true
+          usedKid = key.kid
           break
         }
       }
@@ -163,7 +170,7 @@ export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier 
       throw err
     }
     options.onVerify?.('ok')
-    return { payload: jws.payload, exp }
+    return { payload: jws.payload, exp, kid: usedKid }
   }
 
   return {

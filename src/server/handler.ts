@@ -69,6 +69,15 @@ export interface RequestHandlers {
   onConnect: (req: IncomingMessage, socket: Socket) => void
 }
 
+/**
+ * Refusals by authentication and the admissions after it (401, 403, 429, 503 from the verifier), as opposed
+ * to malformed requests (400) and upstream failures: these feed `onAuthFailure` (metrics by reason).
+ */
+function isAuthOutcome (err: KubegateError): boolean {
+  const s = err.statusCode
+  return s === 401 || s === 403 || s === 429 || s === 503
+}
+
 let seq = 0
 const ID_PREFIX = process.pid.toString(36) + '-' + Date.now().toString(36) + '-'
 function nextRequestId (): string {
@@ -161,7 +170,7 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
   }
 
   function refuse (req: IncomingMessage, res: ServerResponse, id: string, start: number, err: KubegateError, queryRefused = false): void {
-    if (err.statusCode === 401 || err.statusCode === 403) deps.onAuthFailure?.(err.failure ?? err.code)
+    if (isAuthOutcome(err)) deps.onAuthFailure?.(err.failure ?? err.code)
     if (err.statusCode >= 500) logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'request failed')
     else if (err.detail !== undefined) logger.debug({ requestId: id, code: err.code, detail: err.detail }, 'request refused')
     // The body was not read: close the connection rather than let Node drain an arbitrary upload.
@@ -180,6 +189,11 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const start = performance.now()
     const id = nextRequestId()
     const url = req.url ?? ''
+    // llhttp accepts any "HTTP/x.y"; only 1.0 and 1.1 have the framing this proxy reasons about.
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) {
+      refuse(req, res, id, start, new KubegateError('KG_ERR_HTTP_VERSION', req.httpVersion, { failure: 'bad_version' }), true)
+      return
+    }
     // Origin-form only (invariant 4): absolute-form and "//host" never pick a destination.
     if (url.charCodeAt(0) !== 0x2f || url.charCodeAt(1) === 0x2f) {
       refuse(req, res, id, start, new KubegateError('KG_ERR_BAD_TARGET', undefined, { failure: 'bad_target' }), true)
@@ -188,7 +202,8 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const q = url.indexOf('?')
     const local = localRoute(q === -1 ? url : url.slice(0, q))
     if (local !== undefined) {
-      res.once('finish', () => access(req, id, start, res.statusCode, 0, undefined, undefined, undefined, undefined))
+      // Logged without the query: /callback carries an OAuth authorization code and state there.
+      res.once('finish', () => access(req, id, start, res.statusCode, 0, undefined, undefined, undefined, undefined, true))
       local(req, res)
       return
     }
@@ -225,9 +240,11 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
       return
     }
     let unregister: (() => void) | undefined
-    if (longRunning) unregister = sessions.add('stream', auth.identity, auth.tokenHash, () => res.destroy())
+    let stop: (() => void) | undefined
+    // Ending a session ends the stream cleanly (terminating chunk), so a watching client re-lists.
+    if (longRunning) unregister = sessions.add('stream', auth.identity, auth.tokenHash, () => { if (stop !== undefined) stop(); else res.destroy() })
     if (expectContinue) res.writeContinue()
-    forwarder.forward(req, res, upstreamHeaders(req, scan, auth, id), scan.hasBody, longRunning, (r: ForwardResult) => {
+    stop = forwarder.forward(req, res, upstreamHeaders(req, scan, auth, id), scan.hasBody, longRunning, (r: ForwardResult) => {
       unregister?.()
       const failure = r.error?.failure ?? (r.aborted ? 'client_closed' : undefined)
       if (r.error !== undefined) logger.warn({ requestId: id, code: r.error.code, detail: r.error.detail }, 'upstream failed')
@@ -240,13 +257,17 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const id = nextRequestId()
     const url = req.url ?? ''
     const fail = (err: KubegateError, auth?: Authenticated): void => {
-      if (err.statusCode === 401 || err.statusCode === 403) deps.onAuthFailure?.(err.failure ?? err.code)
+      if (isAuthOutcome(err)) deps.onAuthFailure?.(err.failure ?? err.code)
       if (err.statusCode >= 500) logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'upgrade failed')
       else if (err.detail !== undefined) logger.debug({ requestId: id, code: err.code, detail: err.detail }, 'upgrade refused')
       sendStatusToSocket(socket, err)
       access(req, id, start, err.statusCode, 0, undefined, auth, err.failure ?? err.code, req.headers.upgrade, true)
     }
     socket.on('error', () => socket.destroy())
+    if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) {
+      fail(new KubegateError('KG_ERR_HTTP_VERSION', req.httpVersion, { failure: 'bad_version' }))
+      return
+    }
     if (url.charCodeAt(0) !== 0x2f || url.charCodeAt(1) === 0x2f) {
       fail(new KubegateError('KG_ERR_BAD_TARGET', undefined, { failure: 'bad_target' }))
       return

@@ -27,10 +27,15 @@ export interface Forwarder {
   /**
    * Sends the request upstream with exactly `headers` (the caller has already removed everything the
    * client may not set and appended kubegate's Authorization and Impersonate-* lines) and streams the
-   * response back. `done` is called once.
+   * response back. `done` is called once. Returns `stop`, which ends the exchange cleanly: the upstream
+   * request is aborted and the client's response is ended with its proper terminator (a watch then ends
+   * the way an apiserver-side timeout ends it, and clients re-list), or a 503 Status if nothing was sent.
    */
   forward: (req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, longRunning: boolean,
-    done: (r: ForwardResult) => void) => void
+    done: (r: ForwardResult) => void) => () => void
+  /** One cheap request on the pool (readiness: is the apiserver there, over verified TLS); resolves the status. */
+  probe: (path: string, authorization: string, timeoutMs: number) => Promise<number>
+  /** Waits for in-flight requests (not new ones), then closes the pool's connections. */
   close: () => Promise<void>
   destroy: () => Promise<void>
 }
@@ -61,7 +66,7 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
   })
 
   function forward (req: IncomingMessage, res: ServerResponse, headers: string[], hasBody: boolean, longRunning: boolean,
-    done: (r: ForwardResult) => void): void {
+    done: (r: ForwardResult) => void): () => void {
     const handler = new ProxyHandler(req, res, longRunning, done)
     const opts: Dispatcher.DispatchOptions = {
       path: req.url as string,
@@ -72,10 +77,25 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
       bodyTimeout: 0,
     }
     pool.dispatch(opts, handler)
+    return handler.stop
+  }
+
+  async function probe (path: string, authorization: string, timeoutMs: number): Promise<number> {
+    const res = await pool.request({
+      path,
+      method: 'GET',
+      headers: { authorization },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+    await res.body.dump({ limit: 64 * 1024 })
+    return res.statusCode
   }
 
   return {
     forward,
+    probe,
     close: () => pool.close(),
     destroy: () => pool.destroy(),
   }
@@ -112,6 +132,21 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#resume?.()
   }
 
+  /** Clean end (shutdown, revocation): abort upstream, end the client response properly. */
+  readonly stop = (): void => {
+    if (this.#finished) return
+    const res = this.#res
+    const sent = res.headersSent
+    if (!sent) this.#result.status = 503
+    this.#finish()
+    this.#abort?.(new Error('stopped by kubegate'))
+    if (res.destroyed) return
+    // For chunked responses (watches) end() writes the terminating chunk: the stream ends, not breaks.
+    if (sent) res.end()
+    else sendStatus(res, new KubegateError('KG_ERR_SHUTTING_DOWN'), true)
+    this.#req.resume()
+  }
+
   #finish (): void {
     if (this.#finished) return
     this.#finished = true
@@ -121,10 +156,11 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onConnect (abort: (err?: Error) => void): void {
     this.#abort = abort
-    if (this.#res.destroyed) abort(new Error('client closed'))
+    if (this.#res.destroyed || this.#finished) abort(new Error('client closed'))
   }
 
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.#finished) return false
     this.#resume = resume
     this.#result.status = statusCode
     this.#result.upstreamMs = performance.now() - this.#start
@@ -143,6 +179,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onData (chunk: Buffer): boolean {
+    if (this.#finished) return false
     this.#result.bytes += chunk.length
     const res = this.#res
     if (res.destroyed) return false
@@ -152,11 +189,13 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onComplete (): void {
+    if (this.#finished) return
     if (!this.#res.destroyed) this.#res.end()
     this.#finish()
   }
 
   onError (err: Error): void {
+    if (this.#finished) return
     if (this.#result.aborted) {
       this.#finish()
       return

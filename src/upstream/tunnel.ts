@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -291,8 +292,21 @@ export function createTunneler (options: TunnelOptions): Tunneler {
         if (!clientClosed) linger(client)
         closed()
       })
-      up.on('data', (c: Buffer) => { result.bytesOut += c.length })
-      client.on('data', (c: Buffer) => { result.bytesIn += c.length })
+      // Frame boundaries in both directions, so a shutdown or revocation can insert close frames without
+      // cutting a frame in half.
+      const ws = tr.upgrade.toLowerCase() === 'websocket'
+      const toClient = ws ? new WsFrameTracker() : undefined
+      const toUpstream = ws ? new WsFrameTracker() : undefined
+      if (upHead.length > 0) toClient?.push(upHead)
+      if (head.length > 0) toUpstream?.push(head)
+      up.on('data', (c: Buffer) => {
+        result.bytesOut += c.length
+        toClient?.push(c)
+      })
+      client.on('data', (c: Buffer) => {
+        result.bytesIn += c.length
+        toUpstream?.push(c)
+      })
       // pipe(): backpressure both ways (a slow reader pauses the other side's socket), and end() of the
       // destination when the source ends — the FIN of `exec -i` over a raw stream reaches the apiserver.
       client.pipe(up)
@@ -311,7 +325,27 @@ export function createTunneler (options: TunnelOptions): Tunneler {
         client.setKeepAlive(true, keepAliveMs)
         up.setKeepAlive(true, keepAliveMs)
       }
-      closeSpliced = teardown
+      /**
+       * Shutdown or revocation: WebSocket sessions get a close frame each way (1001 Going Away) when both
+       * directions sit between frames, so kubectl reports a closed session rather than a broken one; the
+       * sockets are destroyed shortly after whatever the peers do. SPDY and mid-frame sessions are cut.
+       */
+      closeSpliced = () => {
+        if (state === 'done') return
+        if (toClient === undefined || toUpstream === undefined || !toClient.atBoundary || !toUpstream.atBoundary ||
+          client.destroyed || up.destroyed) {
+          teardown()
+          return
+        }
+        up.unpipe(client)
+        client.unpipe(up)
+        up.pause()
+        client.pause()
+        client.end(wsCloseFrame(1001, false))
+        up.end(wsCloseFrame(1001, true))
+        const t2 = setTimeout(teardown, 1000)
+        t2.unref()
+      }
     }
 
     function onResponse (res: IncomingMessage): void {
@@ -383,3 +417,52 @@ export function createTunneler (options: TunnelOptions): Tunneler {
 
   return { tunnel }
 }
+/**
+ * Follows RFC 6455 frame boundaries in one direction of a spliced WebSocket (headers parsed byte by byte,
+ * payloads skipped in bulk: this runs on every chunk of an exec session, so it never copies).
+ */
+export class WsFrameTracker {
+  readonly #hdr = Buffer.alloc(14)
+  #hdrLen = 0
+  #need = 2
+  #payload = 0
+
+  get atBoundary (): boolean {
+    return this.#hdrLen === 0 && this.#payload === 0
+  }
+
+  push (chunk: Buffer): void {
+    let i = 0
+    const n = chunk.length
+    while (i < n) {
+      if (this.#payload > 0) {
+        const k = Math.min(this.#payload, n - i)
+        this.#payload -= k
+        i += k
+        continue
+      }
+      this.#hdr[this.#hdrLen++] = chunk[i++] as number
+      if (this.#hdrLen === 2) {
+        const b = this.#hdr[1] as number
+        const len7 = b & 0x7f
+        this.#need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((b & 0x80) !== 0 ? 4 : 0)
+      }
+      if (this.#hdrLen >= 2 && this.#hdrLen === this.#need) {
+        const len7 = (this.#hdr[1] as number) & 0x7f
+        this.#payload = len7 === 126 ? this.#hdr.readUInt16BE(2) : len7 === 127 ? Number(this.#hdr.readBigUInt64BE(2)) : len7
+        this.#hdrLen = 0
+        this.#need = 2
+      }
+    }
+  }
+}
+
+/** A close frame with a status code and no reason; masked when kubegate speaks as the client (to the apiserver). */
+export function wsCloseFrame (code: number, masked: boolean): Buffer {
+  const payload = Buffer.from([code >> 8, code & 0xff])
+  if (!masked) return Buffer.concat([Buffer.from([0x88, payload.length]), payload])
+  const mask = randomBytes(4)
+  for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (mask[i % 4] as number)
+  return Buffer.concat([Buffer.from([0x88, 0x80 | payload.length]), mask, payload])
+}
+

@@ -85,11 +85,18 @@ export interface ApiServerOptions {
   /** The service-account token to accept (default: a random one). */
   token?: string;
   /**
-   * Extra permissions on top of the built-in ones (discovery, self reviews, the service
-   * account's right to impersonate). Default: the tutorial's Role — user01@example.com may
-   * manage pods/services (and exec/attach/portforward/log) in namespace user01.
+   * The cluster's RBAC beyond the built-ins (discovery and self reviews for everyone, the
+   * service account's right to impersonate), which always apply. Default: the tutorial's
+   * Role — user01@example.com may manage pods/services (and exec/attach/portforward/log) in
+   * namespace user01. Giving `rbac` replaces the tutorial Role.
    */
   rbac?: Authorizer | readonly RoleBinding[];
+  /**
+   * Whether kubegate's service account may impersonate (default true). False makes every
+   * impersonated request a Forbidden `cannot impersonate resource "users"`, as on a cluster
+   * where kubegate's ClusterRole is missing.
+   */
+  serviceAccountMayImpersonate?: boolean;
   /** See identity.ts: refuse duplicated or empty Impersonate-User (default true). */
   strictImpersonation?: boolean;
   /** Reported by /version (default v1.31.0): the /usr/bin/kubectl dispatcher picks its binary from it. */
@@ -176,7 +183,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   const custom: Authorizer = opts.rbac === undefined
     ? createRbac(TUTORIAL_BINDINGS)
     : typeof opts.rbac === 'function' ? opts.rbac : createRbac(opts.rbac);
-  const authorize = anyOf(createRbac([...BUILTIN_BINDINGS, ...IMPERSONATOR_BINDINGS]), custom);
+  const builtin = opts.serviceAccountMayImpersonate === false ? BUILTIN_BINDINGS : [...BUILTIN_BINDINGS, ...IMPERSONATOR_BINDINGS];
+  const authorize = anyOf(createRbac(builtin), custom);
   const strict = opts.strictImpersonation ?? true;
   const gitVersion = opts.gitVersion ?? 'v1.31.0';
 
@@ -574,11 +582,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   /** Authentication → impersonation → authorization, in the apiserver's order. */
   function gate(req: IncomingMessage, rec: RecordedRequest): Gate {
     const auth = authenticate(req.rawHeaders, accepted);
-    if (auth.token !== undefined || auth.ok) {
-      const t = auth.token ?? '';
-      rec.token = t;
-      tokensSeen.push(t);
-    }
+    if (auth.tokens.length > 0) rec.token = auth.tokens[0];
+    tokensSeen.push(...auth.tokens);
     if (!auth.ok) return { ok: false, code: 401, contentType: 'application/json', body: statusText(UNAUTHORIZED) };
     const imp = impersonate(SERVICE_ACCOUNT_IDENTITY, req.rawHeaders, req.url ?? '', { strict, authorize });
     if (!imp.ok) return { ok: false, code: imp.statusCode, contentType: imp.contentType, body: imp.body };

@@ -239,6 +239,8 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
     const header: JwtHeader = { alg: o.alg ?? 'RS256', kid, ...o.header };
     // Drop keys explicitly set to undefined so `{kid: undefined}` really removes the kid.
     for (const k of Object.keys(header)) if (header[k] === undefined) delete header[k];
+    // An unknown kid still gets a real signature (by the current key): that is the
+    // "unknown kid" case, where only the kid lookup — not the signature — should fail.
     const key: SigningKey = o.privateKey ?? entry(keys.has(kid) ? kid : currentKid).privateKey;
     return signJws(header, payload as JwtClaims, key);
   };

@@ -9,12 +9,15 @@ import { createLogger } from '../../src/log/logger.js'
 import { start, type Kubegate, type StartOptions } from '../../src/main.js'
 import { startApiServer, type ApiServerDouble, type ApiServerOptions } from './apiserver.js'
 import { startTestIssuer, type TestIssuer, type TestIssuerOptions } from './issuer.js'
-import { getTestPki } from './pki.js'
+import { getTestPki, issueServerCert } from './pki.js'
 
 /** Every log line any stack wrote in this process (for the leak test). */
 export const allLogLines: string[] = []
 
 export interface Stack {
+  /** CA file that signed kubegate's serving certificate (for kubeconfigs and clients). */
+  caFile: string
+  caPem: string
   issuer: TestIssuer
   apiserver: ApiServerDouble
   kg: Kubegate
@@ -30,6 +33,11 @@ export interface StackOptions {
   issuer?: TestIssuerOptions
   apiserver?: ApiServerOptions
   start?: StartOptions
+  /**
+   * Serve plain HTTP instead of TLS. Note that kubectl (client-go) never sends a bearer token over plain
+   * HTTP (kubernetes/kubectl#744), so kubectl tests need the default TLS listener.
+   */
+  plainHttp?: boolean
   /** Reuse running peers (e.g. two kubegates sharing one apiserver). */
   peers?: { issuer: TestIssuer, apiserver: ApiServerDouble }
 }
@@ -49,6 +57,7 @@ function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<
 export function testConfigTree (issuer: TestIssuer, apiserver: ApiServerDouble): Record<string, unknown> {
   return {
     listen: '127.0.0.1:0',
+    metrics: { listen: '127.0.0.1:0' },
     oidc: {
       issuerUrl: issuer.url,
       clientId: 'kubegate',
@@ -68,7 +77,12 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const ownPeers = options.peers === undefined
   const issuer = options.peers?.issuer ?? await startTestIssuer({ pki, ...options.issuer })
   const apiserver = options.peers?.apiserver ?? await startApiServer({ pki, ...options.apiserver })
-  const tree = merge(testConfigTree(issuer, apiserver), options.config ?? {})
+  const base = testConfigTree(issuer, apiserver)
+  if (options.plainHttp !== true) {
+    const cert = await issueServerCert(pki, 'kubegate')
+    base.tls = { certFile: cert.certFile, privateKeyFile: cert.keyFile }
+  }
+  const tree = merge(base, options.config ?? {})
   const config = loadConfig({ overrides: tree, env: {} })
   const logs: Array<Record<string, unknown>> = []
   const sink = new Writable({
@@ -88,6 +102,8 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const logger = createLogger({ level: config.log.level, destination: sink })
   const kg = await start(config, { logger, env: {}, ...options.start })
   return {
+    caFile: pki.caFile,
+    caPem: pki.caPem,
     issuer,
     apiserver,
     kg,

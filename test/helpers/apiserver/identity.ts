@@ -29,9 +29,13 @@ export function headerLines(rawHeaders: readonly string[], name: string): string
   return out;
 }
 
-export type AuthResult =
-  | { ok: true; token: string }
-  | { ok: false; token?: string };
+export interface AuthResult {
+  ok: boolean;
+  /** Every bearer token presented, one per Authorization line (for the record; valid or not). */
+  tokens: string[];
+}
+
+const BEARER = /^bearer +([^ ]+)$/i;
 
 /**
  * Accept exactly one `Authorization: Bearer <token>` line naming an accepted token.
@@ -40,10 +44,13 @@ export type AuthResult =
  */
 export function authenticate(rawHeaders: readonly string[], accepted: ReadonlySet<string>): AuthResult {
   const lines = headerLines(rawHeaders, 'authorization');
-  if (lines.length !== 1) return { ok: false };
-  const m = /^bearer ([^ ]+)$/i.exec((lines[0] ?? '').trim());
-  if (m?.[1] === undefined) return { ok: false };
-  return accepted.has(m[1]) ? { ok: true, token: m[1] } : { ok: false, token: m[1] };
+  const tokens: string[] = [];
+  for (const l of lines) {
+    const m = BEARER.exec(l.trim());
+    if (m?.[1] !== undefined) tokens.push(m[1]);
+  }
+  const ok = lines.length === 1 && tokens.length === 1 && accepted.has(tokens[0] ?? '');
+  return { ok, tokens };
 }
 
 export const SERVICE_ACCOUNT_IDENTITY: Identity = Object.freeze({

@@ -74,7 +74,7 @@ export interface RemoteCommandDeps {
 
 const EXEC_WS_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const PORTFORWARD_WS_PROTOCOLS = ['v4.channel.k8s.io', 'portforward.k8s.io'];
-const EXEC_SPDY_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
+const EXEC_SPDY_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 const PORTFORWARD_SPDY_PROTOCOLS = ['portforward.k8s.io'];
 
 const STDIN = 0;
