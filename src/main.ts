@@ -356,6 +356,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       key: tls.key,
       minVersion: 'TLSv1.2',
       ALPNProtocols: ['http/1.1'],
+      // As node:http does for plain sockets: a client's FIN ends only its direction. Ordinary requests are
+      // unaffected (the HTTP layer ends the socket on FIN); an upgraded tunnel carries the half-close across.
+      allowHalfOpen: true,
     })
   } else {
     server = createHttpServer(serverOptions)

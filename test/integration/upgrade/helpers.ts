@@ -17,12 +17,10 @@ export const OTHER_NS = 'default'
 export const OTHER_POD = 'web'
 export const USER = 'user01@example.com'
 
-/** kubegate on TLS (as in production: kubectl sends tokens only over verified TLS), pods ready for exec. */
+/** kubegate on TLS (the stack's default: kubectl sends tokens only over TLS), pods ready for exec. */
 export async function startUpgradeStack (options: StackOptions = {}): Promise<Stack> {
-  const cert = await issueServerCert(await getTestPki(), 'kubegate')
   const stack = await startStack({
     ...options,
-    config: { tls: { certFile: cert.certFile, privateKeyFile: cert.keyFile }, ...options.config },
     apiserver: {
       pods: [{ namespace: NS, name: POD }, { namespace: OTHER_NS, name: OTHER_POD }],
       // The tutorial's Role, plus read-only access to pods in `default`: kubectl can find OTHER_POD there,

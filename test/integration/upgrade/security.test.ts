@@ -41,7 +41,7 @@ describe('upgrade security cases (security.md)', () => {
     const reqs = stack.apiserver.requests.length
     const conns = stack.apiserver.connections
     const tcp = stack.apiserver.tcpConnections
-    const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+    const c = await rawConnect(stack.kg.url, stack.caPem)
     c.socket.write(text)
     const a = await c.untilClosed(5000)
     c.close()
@@ -78,7 +78,7 @@ describe('upgrade security cases (security.md)', () => {
   test('revoked token on an upgrade: 401 with zero upstream; revoking ends a live exec session', async () => {
     const t = await stack.issuer.token({ email: USER, groups: ['students'], jti: 'revoke-me' })
     // A live session first.
-    const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+    const c = await rawConnect(stack.kg.url, stack.caPem)
     c.socket.write(wsRequest(EXEC_PATH, [`Authorization: Bearer ${t}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io']))
     assert.equal((await c.head()).status, 101)
     revoked.add(tokenHash(t))
@@ -97,7 +97,7 @@ describe('upgrade security cases (security.md)', () => {
 
   test('token only in the bearer subprotocol plus v5.channel.k8s.io: forwarded with only v5; the 101 never carries the token protocol', async () => {
     const before = stack.apiserver.upgrades.length
-    const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+    const c = await rawConnect(stack.kg.url, stack.caPem)
     c.socket.write(wsRequest(EXEC_PATH, [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}, v5.channel.k8s.io`]))
     const a = await c.head()
     try {
@@ -171,7 +171,7 @@ describe('upgrade security cases (security.md)', () => {
 
   test('Connection: Upgrade, Impersonate-User, Impersonate-Group, Authorization: forwarded with kubegate\'s identity intact', async () => {
     const before = stack.apiserver.upgrades.length
-    const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+    const c = await rawConnect(stack.kg.url, stack.caPem)
     try {
       c.socket.write(spdyRequest(EXEC_PATH, [`Authorization: Bearer ${token}`]).replace('Connection: Upgrade\r\n', 'Connection: Upgrade, Impersonate-User, Impersonate-Group, Authorization\r\n'))
       assert.equal((await c.head()).status, 101)
@@ -195,7 +195,7 @@ describe('upgrade security cases (security.md)', () => {
       wsRequest(forbiddenExec, [`Authorization: Bearer ${token}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io']),
       spdyRequest(forbiddenExec, [`Authorization: Bearer ${token}`]),
     ]) {
-      const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+      const c = await rawConnect(stack.kg.url, stack.caPem)
       c.socket.write(first + smuggled)
       const h = await c.head()
       // And once more after the refusal arrived, on the same socket, in case it stayed open.
@@ -224,7 +224,7 @@ describe('upgrade security cases (security.md)', () => {
     stack.apiserver.redirect(`/api/v1/namespaces/${NS}/pods/${POD}/exec`, 'https://elsewhere.invalid/api/v1/namespaces/kube-system/secrets')
     const reqs = stack.apiserver.requests.length
     try {
-      const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+      const c = await rawConnect(stack.kg.url, stack.caPem)
       c.socket.write(wsRequest(EXEC_PATH, [`Authorization: Bearer ${token}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io']))
       const a = await c.untilClosed(5000)
       c.close()
@@ -244,7 +244,7 @@ describe('upgrade security cases (security.md)', () => {
     assert.equal(cap, 3)
     // Hold the apiserver's answers so every attempt is still pending when the next one arrives.
     stack.apiserver.delay(400, `/api/v1/namespaces/${NS}/pods/${POD}/exec`)
-    const clients = await Promise.all(Array.from({ length: cap + 1 }, () => rawConnect(stack.kg.url, stack.apiserver.caPem)))
+    const clients = await Promise.all(Array.from({ length: cap + 1 }, () => rawConnect(stack.kg.url, stack.caPem)))
     try {
       const upgradesBefore = stack.apiserver.upgradeRequests
       for (const c of clients) c.socket.write(spdyRequest(EXEC_PATH, [`Authorization: Bearer ${token}`]))
@@ -257,7 +257,7 @@ describe('upgrade security cases (security.md)', () => {
       assert.equal(stack.apiserver.upgradeRequests, upgradesBefore + cap)
       // Another user is not affected by this user's cap.
       const other = await stack.issuer.token({ email: 'user02@example.com' })
-      const c2 = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+      const c2 = await rawConnect(stack.kg.url, stack.caPem)
       c2.socket.write(spdyRequest(EXEC_PATH, [`Authorization: Bearer ${other}`]))
       assert.equal((await c2.head()).status, 403, 'user02 reaches the apiserver (which forbids it)')
       c2.close()
@@ -267,7 +267,7 @@ describe('upgrade security cases (security.md)', () => {
     }
     // Closing the sessions frees the slots.
     assert.ok(await eventually(() => stack.kg.sessions.count('upgrade', USER) === 0, 3000))
-    const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+    const c = await rawConnect(stack.kg.url, stack.caPem)
     c.socket.write(spdyRequest(EXEC_PATH, [`Authorization: Bearer ${token}`]))
     assert.equal((await c.head()).status, 101)
     c.close()
@@ -276,14 +276,14 @@ describe('upgrade security cases (security.md)', () => {
   test('each upgrade is a new TLS connection, never the pool\'s, never reused', async () => {
     // A plain request first, so the pool holds an idle connection the upgrades could (wrongly) take.
     const plainBefore = stack.apiserver.requests.length
-    const v = await httpsRequest(`${stack.kg.url}/version`, { ca: stack.apiserver.caPem, headers: { authorization: `Bearer ${token}` } })
+    const v = await httpsRequest(`${stack.kg.url}/version`, { ca: stack.caPem, headers: { authorization: `Bearer ${token}` } })
     assert.equal(v.status, 200)
     const pooled = (stack.apiserver.requests[plainBefore] as { connection: number }).connection
     const conns = stack.apiserver.connections
     const reqs = stack.apiserver.requests.length
     const ids: number[] = []
     for (let i = 0; i < 3; i++) {
-      const c = await rawConnect(stack.kg.url, stack.apiserver.caPem)
+      const c = await rawConnect(stack.kg.url, stack.caPem)
       c.socket.write(spdyRequest(EXEC_PATH, [`Authorization: Bearer ${token}`]))
       assert.equal((await c.head()).status, 101)
       c.close()
@@ -296,14 +296,14 @@ describe('upgrade security cases (security.md)', () => {
     assert.ok(plain.has(pooled))
     for (const id of ids) assert.ok(!plain.has(id), 'an upgrade never rides a pooled connection')
     // The pooled connection is still usable afterwards: the upgrades did not take it over.
-    const v2 = await httpsRequest(`${stack.kg.url}/version`, { ca: stack.apiserver.caPem, headers: { authorization: `Bearer ${token}` } })
+    const v2 = await httpsRequest(`${stack.kg.url}/version`, { ca: stack.caPem, headers: { authorization: `Bearer ${token}` } })
     assert.equal(v2.status, 200)
     assert.equal(stack.apiserver.requests.at(-1)?.connection, pooled)
   })
 
   test('4 MiB through exec cat over WebSocket v5: every byte, in order (backpressure both ways)', async () => {
     const ws = new WebSocket(`${stack.kg.url.replace('https', 'wss')}${EXEC_PATH}`, ['v5.channel.k8s.io'], {
-      headers: { Authorization: `Bearer ${token}` }, ca: stack.apiserver.caPem, perMessageDeflate: false,
+      headers: { Authorization: `Bearer ${token}` }, ca: stack.caPem, perMessageDeflate: false,
     })
     const chunks: Buffer[] = []
     const size = 4 * 1024 * 1024
