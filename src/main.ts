@@ -291,7 +291,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     close: () => up.forwarder.close(),
     destroy: () => up.forwarder.destroy(),
   }
-  const tunneler: Tunneler = { tunnel: (t, onSpliced, done) => { up.tunneler.tunnel(t, onSpliced, done) } }
+  const tunneler: Tunneler = { tunnel: (t, done) => up.tunneler.tunnel(t, done) }
   const tokenView: TokenSource = {
     get header () { return token.header },
     reload: () => token.reload(),
@@ -392,6 +392,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       key: tls.key,
       minVersion: 'TLSv1.2',
       ALPNProtocols: ['http/1.1'],
+      // As node:http does for plain sockets: a client's FIN ends only its direction. Ordinary requests are
+      // unaffected (the HTTP layer ends the socket on FIN); an upgraded tunnel carries the half-close across.
+      allowHalfOpen: true,
     })
   } else {
     server = createHttpServer(serverOptions)

@@ -264,10 +264,12 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     const start = performance.now()
     const id = nextRequestId()
     const url = req.url ?? ''
-    const fail = (err: KubegateError): void => {
+    const fail = (err: KubegateError, auth?: Authenticated): void => {
       if (isAuthOutcome(err)) deps.onAuthFailure?.(err.failure ?? err.code)
+      if (err.statusCode >= 500) logger.warn({ requestId: id, code: err.code, detail: err.detail }, 'upgrade failed')
+      else if (err.detail !== undefined) logger.debug({ requestId: id, code: err.code, detail: err.detail }, 'upgrade refused')
       sendStatusToSocket(socket, err)
-      access(req, id, start, err.statusCode, 0, undefined, undefined, err.failure ?? err.code, req.headers.upgrade, true)
+      access(req, id, start, err.statusCode, 0, undefined, auth, err.failure ?? err.code, req.headers.upgrade, true)
     }
     socket.on('error', () => socket.destroy())
     if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) {
@@ -311,24 +313,28 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
       fail(toKubegateError(err))
       return
     }
-    const protocols = sub.kind === 'token' ? sub.rest : scan.wsProtocols
+    // Sec-WebSocket-Protocol means something only on a WebSocket upgrade; on SPDY it is dropped, so a bearer
+    // protocol there can never travel upstream (invariant 7).
+    const protocols = lower !== 'websocket' ? undefined : sub.kind === 'token' ? sub.rest : scan.wsProtocols
     const go = (auth: Authenticated): void => {
       if (socket.destroyed) return
       const denied = admit(auth, scan, true, true)
       if (denied !== undefined) {
-        fail(denied)
+        fail(denied, auth)
         return
       }
+      // Counted from the moment the attempt starts (not only once spliced), so a burst of parallel
+      // upgrades cannot pass the check together before any of them is registered.
       if (sessions.count('upgrade', auth.identity.user) >= deps.maxUpgradesPerUser) {
-        fail(new KubegateError('KG_ERR_TOO_MANY_STREAMS', undefined, { failure: 'too_many_streams', retryAfter: 5 }))
+        fail(new KubegateError('KG_ERR_TOO_MANY_STREAMS', undefined, { failure: 'too_many_streams', retryAfter: 5 }), auth)
         return
       }
-      let unregister: (() => void) | undefined
-      tunneler.tunnel(
+      let closeTunnel: (() => void) | undefined
+      const unregister = sessions.add('upgrade', auth.identity, auth.tokenHash, () => closeTunnel?.())
+      closeTunnel = tunneler.tunnel(
         { req, client: socket, head, headers: upstreamHeaders(req, scan, auth, id), upgrade, wsProtocols: protocols },
-        (close) => { unregister = sessions.add('upgrade', auth.identity, auth.tokenHash, close) },
         (r: TunnelResult) => {
-          unregister?.()
+          unregister()
           if (r.error !== undefined) logger.warn({ requestId: id, code: r.error.code, detail: r.error.detail }, 'upgrade failed')
           access(req, id, start, r.status, r.bytesOut, r.upstreamMs, auth, r.error?.failure, upgrade)
         },

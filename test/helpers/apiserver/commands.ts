@@ -57,9 +57,14 @@ export class StdinSource {
         continue;
       }
       if (this.ended || signal.aborted) return;
+      // The abort listener is removed once data arrives: one per wait would pile up on a long stream.
       await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        const onAbort = (): void => resolve();
+        this.waiter = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
