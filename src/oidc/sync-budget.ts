@@ -8,6 +8,11 @@ export interface SyncBudgetOptions {
   readonly share: number
   /** Largest burst in ms of synchronous work allowed at once after an idle period (the bucket's size). */
   readonly burstMs: number
+  /**
+   * Extra ms charged when the synchronous work failed (a signature that did not verify). Valid tokens never
+   * pay it; a flood of forged ones empties the bucket after a few and is sent to the thread pool.
+   */
+  readonly failurePenaltyMs?: number
   /** Monotonic clock in ms; `performance.now` unless a test injects one. */
   readonly clock?: () => number
 }
@@ -15,8 +20,11 @@ export interface SyncBudgetOptions {
 export interface SyncBudget {
   /** Whether synchronous work may start now (the bucket is not empty). */
   allow: () => boolean
-  /** Charges `ms` of synchronous work actually spent; the bucket may go into debt by the last charge. */
-  charge: (ms: number) => void
+  /**
+   * Charges `ms` of synchronous work actually spent (plus the failure penalty when `failed`); the bucket may
+   * go into debt by the last charge.
+   */
+  charge: (ms: number, failed?: boolean) => void
   /** ms of synchronous work currently available (negative while in debt). */
   available: () => number
   /** The clock the budget runs on, so callers time their work on the same scale. */
@@ -34,8 +42,10 @@ export function createSyncBudget (options: SyncBudgetOptions): SyncBudget {
   const clock = options.clock ?? performance.now.bind(performance)
   const share = options.share
   const burst = options.burstMs
+  const penalty = options.failurePenaltyMs ?? 0
   if (!(share >= 0 && share <= 1)) throw new RangeError(`sync budget share must be within [0, 1], got ${share}`)
   if (!(burst >= 0 && Number.isFinite(burst))) throw new RangeError(`sync budget burst must be a finite number >= 0, got ${burst}`)
+  if (!(penalty >= 0 && Number.isFinite(penalty))) throw new RangeError(`sync budget failure penalty must be a finite number >= 0, got ${penalty}`)
   let tokens = burst
   let last = clock()
 
@@ -53,9 +63,10 @@ export function createSyncBudget (options: SyncBudgetOptions): SyncBudget {
       refill()
       return tokens > 0
     },
-    charge (ms) {
+    charge (ms, failed = false) {
       refill()
       if (ms > 0) tokens -= ms
+      if (failed) tokens -= penalty
     },
     available () {
       refill()

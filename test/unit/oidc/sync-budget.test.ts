@@ -69,6 +69,28 @@ describe('sync budget (time-based token bucket)', () => {
     assert.ok(syncMs >= end * 0.25 - 0.1, `budget used, not starved: sync ${syncMs.toFixed(2)} ms of ${end.toFixed(2)} ms`)
   })
 
+  it('a failed piece of work is charged the failure penalty on top of its time', () => {
+    const c = clock()
+    const b = createSyncBudget({ share: 0.25, burstMs: 5, failurePenaltyMs: 1, clock: c.now })
+    b.charge(0.03)
+    assert.equal(b.available(), 4.97)
+    b.charge(0.03, true)
+    assert.ok(Math.abs(b.available() - 3.94) < 1e-9, String(b.available()))
+    // A flood of failures empties a full bucket within a handful of checks...
+    let n = 0
+    while (b.allow() && n < 100) {
+      b.charge(0.03, true)
+      n++
+    }
+    assert.equal(n, 4)
+    // ...and keeps it empty as long as failures arrive faster than share / penalty (250 per second here).
+    for (let i = 0; i < 1000; i++) {
+      c.advance(3) // one failure every 3 ms: 0.75 ms refilled, 1.03 ms charged
+      if (b.allow()) b.charge(0.03, true)
+    }
+    assert.equal(b.allow(), false)
+  })
+
   it('a clock going backwards refills nothing', () => {
     const c = clock(1000)
     const b = createSyncBudget({ share: 0.5, burstMs: 2, clock: c.now })
@@ -90,6 +112,7 @@ describe('sync budget (time-based token bucket)', () => {
     assert.throws(() => createSyncBudget({ share: -0.1, burstMs: 5 }), RangeError)
     assert.throws(() => createSyncBudget({ share: Number.NaN, burstMs: 5 }), RangeError)
     assert.throws(() => createSyncBudget({ share: 0.25, burstMs: Number.POSITIVE_INFINITY }), RangeError)
+    assert.throws(() => createSyncBudget({ share: 0.25, burstMs: 5, failurePenaltyMs: -1 }), RangeError)
   })
 
   it('defaults to a real monotonic clock', () => {

@@ -402,6 +402,22 @@ describe('verifier: synchronous budget, then the pool under the pending cap', ()
     await h.v.verify(tokens[4] as string)
   })
 
+  it('a failed signature on the synchronous path costs the budget its penalty: the next token goes to the pool', async () => {
+    const mono = manualClock(0)
+    const budget = createSyncBudget({ share: 0.25, burstMs: 5, failurePenaltyMs: 10, clock: mono.now })
+    // No pool slot at all: whatever does not run synchronously is refused as busy.
+    const h = await harness({ maxPendingVerifications: 0, syncBudget: budget })
+    assert.equal((await h.v.verify(token(validClaims(T0_SEC, { n: 1 })))).kid, 'k1')
+    assert.equal(budget.available(), 5, 'a valid token pays only its time (0 on the standing clock)')
+    await rejects(h.v.verify(token(validClaims(), KEYS.attacker)), 'KG_ERR_BAD_TOKEN', 'bad_signature')
+    assert.equal(budget.available(), -5)
+    await rejects(h.v.verify(token(validClaims(T0_SEC, { n: 2 }))), 'KG_ERR_VERIFIER_BUSY', 'busy')
+    mono.advance(20) // repays 5 ms of debt
+    assert.equal(budget.available(), 0)
+    mono.advance(1)
+    assert.equal((await h.v.verify(token(validClaims(T0_SEC, { n: 3 })))).kid, 'k1')
+  })
+
   it('a forged signature is refused on the synchronous path exactly as on the pool path', async () => {
     for (const share of [1, 0]) {
       const h = await harness({ syncBudget: createSyncBudget({ share, burstMs: share === 0 ? 0 : 1000 }) })
