@@ -245,7 +245,7 @@ async function main (): Promise<void> {
       // the references, which do not verify, cycle the classroom tokens through the same Lua code.
       const s = await compare(T3, (t, r) => t.name === 'kubegate' && r >= 0 ? coldFiles[r] as string : classFile, (t) => t.name === 'kubegate' ? 'once' : 'cycle')
       const after = await kg.child.ask<{ misses: number, hits: number }>({ type: 'stats' })
-      results.s3 = { ...s, verifiedDuring: after.misses - before.misses, cacheHitsDuring: after.hits - before.hits }
+      results.s3 = { ...s, verifiedDuring: after.misses - before.misses, cacheHitsDuring: after.hits - before.hits, tokensPerRound: COLD_PER_ROUND, connections: CONNECTIONS }
       ratioRows('3 cold tokens', s, 0.70)
       const used = (s.kubegate as Summary).rounds.filter((w) => w.requests >= COLD_PER_ROUND - CONNECTIONS).length
       if (used > 0) rows.push({ scenario: '3 cold tokens', metric: 'rounds that used up their token file (req/s is a lower bound)', value: `${used} of ${ROUNDS}`, target: '0', met: false })
