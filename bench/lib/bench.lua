@@ -1,6 +1,7 @@
 -- wrk script: every request carries the next token of a pre-generated file.
 -- args: <path> <token file> <mode: cycle|once>
--- `once` stops the thread when the file is used up, so no token is ever sent twice (cold scenario).
+-- `once` stops the thread when the file is used up, so no token is sent twice (cold scenario) except, per
+-- connection, the last one: the request returned from the call that stops the thread is still sent.
 local tokens = {}
 local n, i = 0, 0
 local path, mode

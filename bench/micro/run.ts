@@ -3,6 +3,7 @@
  * Run alone with `npx tsx bench/micro/run.ts [--quick]`, or as part of `npm run bench`.
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
+import { cases as accessLog } from './access-log.js'
 import { cases as bearer } from './bearer.js'
 import { cases as cache } from './cache.js'
 import { cases as claims } from './claims.js'
@@ -33,6 +34,7 @@ export async function runMicro (o: { quick: boolean }): Promise<MicroResult[]> {
     ...headers(token),
     ...claims(payload),
     ...requestInfo(),
+    ...accessLog(),
     ...verify(token, publicKey, kid, issuer),
   ]
   const out: MicroResult[] = []

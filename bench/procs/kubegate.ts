@@ -59,7 +59,11 @@ if (cluster.isPrimary && workers > 1) {
       }
     })()
   })
-  const stop = (): void => { void kg.close().then(() => process.exit(0)) }
+  // Bounded: the orchestrator SIGKILLs after 5 s, and a killed process writes no --cpu-prof profile.
+  const stop = (): void => {
+    setTimeout(() => process.exit(0), 3000).unref()
+    void kg.close().then(() => process.exit(0))
+  }
   process.on('SIGTERM', stop)
   process.on('disconnect', stop)
 }

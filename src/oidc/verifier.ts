@@ -1,8 +1,9 @@
 import type { Logger } from 'pino'
 import { KubegateError } from '../errors.js'
 import { createIssuerHttp, type FetchJson } from './http-client.js'
-import { checkRegisteredClaims, decodeJws, keyFits, TokenError, verifySignatureAsync, type TokenFailure } from './jwt.js'
+import { checkRegisteredClaims, decodeJws, keyFits, TokenError, verifySignatureAsync, verifySignatureSync, type TokenFailure } from './jwt.js'
 import { createKeySet, type KeySet, type VerificationKey } from './key-set.js'
+import { createSyncBudget, type SyncBudget } from './sync-budget.js'
 
 export interface OidcVerifierOptions {
   readonly issuerUrl: string
@@ -14,8 +15,14 @@ export interface OidcVerifierOptions {
   readonly jwksRefreshCooldownSeconds: number
   readonly jwksMaxAgeSeconds: number
   readonly jwksStaleAfterSeconds: number
-  /** Signature verifications allowed in flight at once; more get 503 (cached tokens are unaffected). */
+  /** Signature verifications allowed in flight on the thread pool at once; more get 503 (cached tokens are unaffected). */
   readonly maxPendingVerifications: number
+  /**
+   * Budget for verifying signatures synchronously on the event loop (cheaper than the pool when the process
+   * has one core); beyond it verifications go to the pool under `maxPendingVerifications`. Default
+   * `createSyncBudget(SYNC_VERIFY_BUDGET)`; tests inject one (manual clock, or share 0 for pool only).
+   */
+  readonly syncBudget?: SyncBudget
   readonly logger?: Logger | undefined
   readonly now?: () => number
   /** Tests substitute the transport; production uses undici with the configured CA. */
@@ -50,6 +57,18 @@ export interface OidcVerifier {
 const MAX_CANDIDATES = 4
 
 /**
+ * Synchronous signature checks may take at most a quarter of the event loop's time (5 ms burst). Measured
+ * with the proxy pinned to one core: RS256 ~30 µs synchronously vs ~45 µs on the libuv pool (the pool
+ * threads compete with the loop for the same core and add two thread hops), and bench scenario 3 (cold
+ * tokens) went from 0.61x to 0.74x of the bare pass-through. Under a forged-token flood, though, valid
+ * users fared better with the flood on the pool (scenario 4, quiet machine: p99 ~51 ms vs ~82 ms, valid
+ * req/s ~1,150 vs ~690), so a failed signature costs the budget 1 ms: a flood empties it within a few
+ * tokens and goes to the pool under the pending cap, as before; valid tokens never pay it.
+ * docs/design.md, "Forwarding and verification (measured)".
+ */
+export const SYNC_VERIFY_BUDGET = { share: 0.25, burstMs: 5, failurePenaltyMs: 1 } as const
+
+/**
  * Verifies ID tokens like kube-apiserver's OIDC authenticator: discovery (`issuer` must match exactly),
  * keys from `jwks_uri`, algorithm allow-list, signature, `iss`, `aud`, `exp`, `nbf`, `iat`. Implemented on
  * node:crypto with KeyObjects imported once, because jose's jwtVerify (WebCrypto) measured 120–190 µs per
@@ -79,6 +98,7 @@ export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier 
   let discoveryTimer: NodeJS.Timeout | undefined
   let closed = false
   let pending = 0
+  const syncBudget = options.syncBudget ?? createSyncBudget(SYNC_VERIFY_BUDGET)
 
   async function discover (attempt: number): Promise<void> {
     const url = options.issuerUrl.replace(/\/$/, '') + '/.well-known/openid-configuration'
@@ -143,23 +163,40 @@ export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier 
     }
     if (keys.length === 0) fail('unknown_kid', 'no key fits the algorithm')
     if (keys.length > MAX_CANDIDATES) fail('unknown_kid', 'token without kid and too many candidate keys')
-    if (pending >= options.maxPendingVerifications) {
-      options.onVerify?.('busy')
-      throw new KubegateError('KG_ERR_VERIFIER_BUSY', 'too many pending verifications', { retryAfter: 1, failure: 'busy' })
-    }
-    pending++
     let ok = false
     let usedKid: string | undefined
-    try {
-      for (const key of keys) {
-        if (await verifySignatureAsync(jws, key)) {
-          ok = true
-          usedKid = key.kid
-          break
+    if (syncBudget.allow()) {
+      // Same checks as the pool path (verifySignatureSync and verifySignatureAsync share their arguments);
+      // charged what it really took, so the budget bounds the loop's share whatever the key costs.
+      const t0 = syncBudget.clock()
+      try {
+        for (const key of keys) {
+          if (verifySignatureSync(jws, key)) {
+            ok = true
+            usedKid = key.kid
+            break
+          }
         }
+      } finally {
+        syncBudget.charge(syncBudget.clock() - t0, !ok)
       }
-    } finally {
-      pending--
+    } else {
+      if (pending >= options.maxPendingVerifications) {
+        options.onVerify?.('busy')
+        throw new KubegateError('KG_ERR_VERIFIER_BUSY', 'too many pending verifications', { retryAfter: 1, failure: 'busy' })
+      }
+      pending++
+      try {
+        for (const key of keys) {
+          if (await verifySignatureAsync(jws, key)) {
+            ok = true
+            usedKid = key.kid
+            break
+          }
+        }
+      } finally {
+        pending--
+      }
     }
     if (!ok) fail('bad_signature')
     let exp: number

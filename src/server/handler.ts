@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
+import { accessLogWriter } from '../log/logger.js'
 import { parseBearer, takeSubprotocolToken } from '../auth/bearer.js'
 import type { Authenticated, Authenticator } from '../auth/authenticator.js'
 import { KubegateError, toKubegateError } from '../errors.js'
@@ -99,6 +100,7 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
   const localRoutes = deps.localRoutes ?? new Map<string, LocalHandler>()
   const localPrefixes = deps.localPrefixes ?? []
   const clientAddress = deps.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress)
+  const writeAccess = accessLogWriter(logger)
 
   function access (req: IncomingMessage, id: string, start: number, status: number, bytes: number,
     upstreamMs: number | undefined, auth: Authenticated | undefined, failure: string | undefined, upgrade: string | undefined,
@@ -128,8 +130,7 @@ export function createRequestHandlers (deps: HandlerDeps): RequestHandlers {
     }
     deps.onAccess?.(rec)
     // 4xx at info, 5xx at error: a client's mistake is not an operator's alarm.
-    if (status >= 500) logger.error(rec, 'request')
-    else logger.info(rec, 'request')
+    writeAccess(status >= 500 ? 'error' : 'info', rec)
   }
 
   /** Bearer parsing and authentication; shared by both paths. Throws KubegateError. */

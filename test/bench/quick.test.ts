@@ -36,9 +36,11 @@ describe('bench --quick', () => {
     }
     // Cold: kubegate verified a new token for every request it answered (none came from the cache).
     assert.ok(j.results.s3.verifiedDuring >= j.results.s3.kubegate.requests)
-    // wrk's `once` mode stops each connection after the file runs out, but a connection already writing
-    // sends the last token once more: at most one repeat per connection (32) can be a cache hit.
-    assert.ok(j.results.s3.cacheHitsDuring <= 32, `cold scenario served ${j.results.s3.cacheHitsDuring} requests from the cache`)
+    // A round that uses up its token file (quick rounds are small) may end with one repeated token per
+    // connection: bench.lua stops the wrk thread from request(), and the request it returns is still sent.
+    const s3 = j.results.s3
+    const usedUp = (s3.kubegate.rounds as Array<{ requests: number }>).filter((w) => w.requests >= s3.tokensPerRound - s3.connections).length
+    assert.ok(s3.cacheHitsDuring <= usedUp * s3.connections, `cache hits ${String(s3.cacheHitsDuring)} with ${usedUp} used-up round(s)`)
     // Forged flood: sent, all refused, none reached the upstream.
     assert.ok(j.results.s4.flood.requests > 0)
     assert.equal(j.results.s4.flood.non2xx, j.results.s4.flood.requests)

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, describe, it } from 'node:test'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { KubegateError, type ErrorCode } from '../../../src/errors.js'
+import { createSyncBudget } from '../../../src/oidc/sync-budget.js'
 import { createOidcVerifier, type OidcVerifier, type OidcVerifierOptions } from '../../../src/oidc/verifier.js'
 import { b64url } from '../../helpers/forge.js'
 import {
@@ -355,8 +356,8 @@ describe('verifier: key rotation and JWKS availability', () => {
     assert.equal(h.v.isReady(), true)
   })
 
-  it('maxPendingVerifications exceeded -> KG_ERR_VERIFIER_BUSY (503)', async () => {
-    const h = await harness({ maxPendingVerifications: 2 })
+  it('maxPendingVerifications exceeded on the pool path -> KG_ERR_VERIFIER_BUSY (503)', async () => {
+    const h = await harness({ maxPendingVerifications: 2, syncBudget: createSyncBudget({ share: 0, burstMs: 0 }) })
     const tokens = [0, 1, 2].map((i) => token(validClaims(T0_SEC, { n: i })))
     const results = await Promise.allSettled(tokens.map((t) => h.v.verify(t)))
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 2)
@@ -367,6 +368,66 @@ describe('verifier: key rotation and JWKS availability', () => {
     assert.equal(err.statusCode, 503)
     // once drained, verification works again
     await h.v.verify(tokens[2] as string)
+  })
+})
+
+describe('verifier: synchronous budget, then the pool under the pending cap', () => {
+  it('within the budget, verification is synchronous: the pending cap does not apply', async () => {
+    const mono = manualClock(0)
+    const budget = createSyncBudget({ share: 0.25, burstMs: 5, clock: mono.now })
+    const h = await harness({ maxPendingVerifications: 1, syncBudget: budget })
+    const tokens = [0, 1, 2, 3].map((i) => token(validClaims(T0_SEC, { n: i })))
+    const promises = tokens.map((t) => h.v.verify(t))
+    const results = await Promise.allSettled(promises)
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'])
+    assert.deepEqual(h.outcomes, ['ok', 'ok', 'ok', 'ok'])
+    // The manual clock stood still, so nothing was charged; the budget is untouched and still allows.
+    assert.equal(budget.available(), 5)
+  })
+
+  it('the budget is charged what verification took; once spent, the pool and its cap apply', async () => {
+    let t = 0
+    // Every reading of the clock advances it 1 ms, so one synchronous verification is charged 1 ms while
+    // the few readings around it refill only 0.01 ms each (share 0.01): a 2 ms burst lasts three.
+    const budget = createSyncBudget({ share: 0.01, burstMs: 2, clock: () => t++ })
+    const h = await harness({ maxPendingVerifications: 1, syncBudget: budget })
+    const tokens = [0, 1, 2, 3, 4].map((i) => token(validClaims(T0_SEC, { n: i })))
+    // Concurrent: 1-3 synchronous (2 -> ~1 -> ~0.04 -> ~-0.92), 4 goes to the pool (pending 0 -> 1),
+    // 5 meets the pending cap.
+    const results = await Promise.allSettled(tokens.map((x) => h.v.verify(x)))
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    assert.equal(((results[4] as PromiseRejectedResult).reason as KubegateError).code, 'KG_ERR_VERIFIER_BUSY')
+    assert.ok(budget.available() < 0, 'in debt after the third synchronous verification')
+    // Drained: the pool takes new tokens again while the budget is spent.
+    await h.v.verify(tokens[4] as string)
+  })
+
+  it('a failed signature on the synchronous path costs the budget its penalty: the next token goes to the pool', async () => {
+    const mono = manualClock(0)
+    const budget = createSyncBudget({ share: 0.25, burstMs: 5, failurePenaltyMs: 10, clock: mono.now })
+    // No pool slot at all: whatever does not run synchronously is refused as busy.
+    const h = await harness({ maxPendingVerifications: 0, syncBudget: budget })
+    assert.equal((await h.v.verify(token(validClaims(T0_SEC, { n: 1 })))).kid, 'k1')
+    assert.equal(budget.available(), 5, 'a valid token pays only its time (0 on the standing clock)')
+    await rejects(h.v.verify(token(validClaims(), KEYS.attacker)), 'KG_ERR_BAD_TOKEN', 'bad_signature')
+    assert.equal(budget.available(), -5)
+    await rejects(h.v.verify(token(validClaims(T0_SEC, { n: 2 }))), 'KG_ERR_VERIFIER_BUSY', 'busy')
+    mono.advance(20) // repays 5 ms of debt
+    assert.equal(budget.available(), 0)
+    mono.advance(1)
+    assert.equal((await h.v.verify(token(validClaims(T0_SEC, { n: 3 })))).kid, 'k1')
+  })
+
+  it('a forged signature is refused on the synchronous path exactly as on the pool path', async () => {
+    for (const share of [1, 0]) {
+      const h = await harness({ syncBudget: createSyncBudget({ share, burstMs: share === 0 ? 0 : 1000 }) })
+      const good = token(validClaims())
+      const [hd, pl] = good.split('.')
+      const forged = `${hd}.${pl}.${Buffer.from(new Uint8Array(256).fill(7)).toString('base64url')}`
+      await rejects(h.v.verify(forged), 'KG_ERR_BAD_TOKEN', 'bad_signature')
+      await rejects(h.v.verify(token(validClaims(), KEYS.attacker)), 'KG_ERR_BAD_TOKEN', 'bad_signature')
+      assert.equal((await h.v.verify(good)).kid, 'k1')
+    }
   })
 })
 
@@ -431,12 +492,13 @@ describe('differential oracle: kubegate verifier vs jose jwtVerify', () => {
   after(async () => {
     for (const p of verifiers.values()) await (await p).v.close()
   })
-  function verifierFor (algs: string[]): Promise<Harness> {
-    const key = algs.join(',')
+  function verifierFor (algs: string[], path: 'sync' | 'pool'): Promise<Harness> {
+    const key = `${algs.join(',')}/${path}`
     let p = verifiers.get(key)
     if (p === undefined) {
       p = (async () => {
-        const h = await harness({ signingAlgs: algs }, structuredClone(ALL_KEYS))
+        const syncBudget = path === 'sync' ? createSyncBudget({ share: 1, burstMs: 1e9 }) : createSyncBudget({ share: 0, burstMs: 0 })
+        const h = await harness({ signingAlgs: algs, syncBudget }, structuredClone(ALL_KEYS))
         open.splice(open.indexOf(h.v), 1) // lives for the whole describe
         return h
       })()
@@ -446,11 +508,11 @@ describe('differential oracle: kubegate verifier vs jose jwtVerify', () => {
   }
   const localJwks = createLocalJWKSet(ALL_KEYS as JSONWebKeySet)
 
-  for (const row of rows) {
-    it(`agrees with jose: ${row.name}`, async () => {
+  for (const row of rows) for (const path of ['sync', 'pool'] as const) {
+    it(`agrees with jose (${path}): ${row.name}`, async () => {
       const algs = row.algs ?? RS
       const t = await row.make()
-      const h = await verifierFor(algs)
+      const h = await verifierFor(algs, path)
       let kg: boolean
       let kgWhy = ''
       try {
