@@ -515,7 +515,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
       throw err instanceof ReloadError ? err : new ReloadError((err as Error).message)
     }
 
-    // 2. Commit: every step below is synchronous and cannot fail halfway.
+    // 2. Commit: nothing below can fail halfway. The one await (re-reading an unchanged token file) never
+    // throws: a failed read keeps the current token.
     if (tlsChanged && nextTls !== undefined) {
       // New handshakes get the new certificate; established connections keep theirs.
       ;(server as HttpsServer).setSecureContext({ cert: nextTls.cert, key: nextTls.key, minVersion: 'TLSv1.2' })
