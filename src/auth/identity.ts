@@ -6,6 +6,11 @@ export interface Identity {
   readonly groups: readonly string[]
   /** Impersonate-Uid, when a uid claim is configured. */
   readonly uid: string | undefined
+  /**
+   * One `Impersonate-Extra-<key>` line per value (key escaped as client-go does). Keys are lower-case, as the
+   * apiserver reads them; empty values never appear. Absent when nothing maps extras.
+   */
+  readonly extra?: Readonly<Record<string, readonly string[]>> | undefined
   /** The token's `sub` (revocation by subject). */
   readonly sub: string
   /** Token `exp`, seconds since the epoch. */

@@ -31,7 +31,7 @@ function hasOuterWhitespace (v: string): boolean {
 /**
  * Builds kubegate's identity headers as a flat `[name, value, ...]` list: exactly one Impersonate-User,
  * one Impersonate-Group line per group (the apiserver never splits a value on commas, so joining would
- * create a different group), Impersonate-Uid when present. Built once per verified token and cached with it.
+ * create a different group), Impersonate-Uid when present, one Impersonate-Extra-<key> line per extra value. Built once per verified token and cached with it.
  *
  * The final check (invariant 2) runs here, on the only producer of these headers: it throws (500) if the
  * block would not carry exactly one clean, non-empty user.
@@ -40,8 +40,36 @@ export function buildImpersonationHeaders (identity: Identity): readonly string[
   const out: string[] = ['Impersonate-User', toWireValue(identity.user)]
   for (const g of identity.groups) out.push('Impersonate-Group', toWireValue(g))
   if (identity.uid !== undefined) out.push('Impersonate-Uid', toWireValue(identity.uid))
+  if (identity.extra !== undefined) {
+    for (const key of Object.keys(identity.extra)) {
+      const name = EXTRA_PREFIX + escapeExtraKey(key)
+      for (const v of identity.extra[key] as readonly string[]) out.push(name, toWireValue(v))
+    }
+  }
   assertImpersonationBlock(out)
   return Object.freeze(out)
+}
+
+const EXTRA_PREFIX = 'Impersonate-Extra-'
+
+/** RFC 7230 `tchar`: the bytes a header field name may carry as they are. */
+function isTokenByte (b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) ||
+    (b !== 0x25 && '!#$%&\'*+-.^_`|~'.includes(String.fromCharCode(b)))
+}
+
+/**
+ * The extra key as a header name suffix, exactly as client-go's impersonating transport writes it
+ * (`headerKeyEscape`): every byte of the UTF-8 key that is not a token character, and `%` itself, as `%XX`
+ * upper-case; the apiserver reads it back with `url.PathUnescape` after lower-casing the name. So
+ * `example.org/team` travels as `Impersonate-Extra-example.org%2Fteam`.
+ */
+export function escapeExtraKey (key: string): string {
+  let out = ''
+  for (const b of Buffer.from(key, 'utf8')) {
+    out += isTokenByte(b) ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0')
+  }
+  return out
 }
 
 export function assertImpersonationBlock (block: readonly string[]): void {
@@ -55,9 +83,19 @@ export function assertImpersonationBlock (block: readonly string[]): void {
     if (name === 'Impersonate-User') {
       users++
       if (value.includes(',')) throw new KubegateError('KG_ERR_INTERNAL', 'impersonated user contains a comma')
-    } else if (name !== 'Impersonate-Group' && name !== 'Impersonate-Uid') {
+    } else if (name !== 'Impersonate-Group' && name !== 'Impersonate-Uid' && !isExtraHeader(name)) {
       throw new KubegateError('KG_ERR_INTERNAL', `unexpected impersonation header ${name}`)
     }
   }
   if (users !== 1) throw new KubegateError('KG_ERR_INTERNAL', 'impersonation block must carry exactly one user')
+}
+
+/** `Impersonate-Extra-<escaped key>` with a non-empty key made of token bytes only (escapeExtraKey's output). */
+function isExtraHeader (name: string): boolean {
+  if (!name.startsWith(EXTRA_PREFIX) || name.length === EXTRA_PREFIX.length) return false
+  for (let i = EXTRA_PREFIX.length; i < name.length; i++) {
+    const b = name.charCodeAt(i)
+    if (b !== 0x25 && !isTokenByte(b)) return false
+  }
+  return true
 }

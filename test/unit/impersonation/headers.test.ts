@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Identity } from '../../../src/auth/identity.js'
 import { KubegateError } from '../../../src/errors.js'
-import { assertImpersonationBlock, buildImpersonationHeaders, toWireValue } from '../../../src/impersonation/headers.js'
+import { assertImpersonationBlock, buildImpersonationHeaders, escapeExtraKey, toWireValue } from '../../../src/impersonation/headers.js'
 
 function identity (over: Partial<Identity> = {}): Identity {
   return { user: 'alice@example.com', groups: ['dev'], uid: undefined, sub: 's', exp: 2_000_000_000, iat: undefined, ...over }
@@ -114,9 +114,37 @@ describe('assertImpersonationBlock', () => {
   it('DEL in uid -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Uid', 'x\u007f']), isInternal))
   it('comma in user -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a,system:masters']), isInternal))
   it('surrounding whitespace -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a ']), isInternal))
-  for (const name of ['Impersonate-Extra-scopes', 'impersonate-user', 'Authorization', 'X-Remote-User']) {
+  it('accepts escaped extra lines', () => {
+    assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Extra-example.org%2Fteam', 'blue'])
+  })
+  for (const name of ['Impersonate-Extra-', 'Impersonate-Extra-a/b', 'Impersonate-Extra-a b', 'impersonate-user', 'Authorization', 'X-Remote-User']) {
     it(`unknown header ${name} -> throws`, () => {
       assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a', name, 'v']), isInternal)
     })
   }
+})
+
+describe('extras', () => {
+  it('escapes keys as client-go headerKeyEscape does', () => {
+    assert.equal(escapeExtraKey('example.org/team'), 'example.org%2Fteam')
+    assert.equal(escapeExtraKey('scopes'), 'scopes')
+    assert.equal(escapeExtraKey('100%'), '100%25')
+    assert.equal(escapeExtraKey('a b:c'), 'a%20b%3Ac')
+    assert.equal(escapeExtraKey('é'), '%C3%A9')
+    assert.equal(escapeExtraKey("!#$&'*+-.^_`|~"), "!#$&'*+-.^_`|~")
+  })
+  it('one Impersonate-Extra line per value, UTF-8 values on the wire', () => {
+    const h = buildImpersonationHeaders(identity({ extra: { 'example.org/team': ['blue', '開発'], scopes: ['x'] } }))
+    const extras = []
+    for (let i = 0; i < h.length; i += 2) if ((h[i] as string).startsWith('Impersonate-Extra-')) extras.push([h[i], h[i + 1]])
+    assert.deepEqual(extras, [
+      ['Impersonate-Extra-example.org%2Fteam', 'blue'],
+      ['Impersonate-Extra-example.org%2Fteam', toWireValue('開発')],
+      ['Impersonate-Extra-scopes', 'x'],
+    ])
+  })
+  it('an empty or unsafe extra value fails the final check', () => {
+    assert.throws(() => buildImpersonationHeaders(identity({ extra: { k: [''] } })), isInternal)
+    assert.throws(() => buildImpersonationHeaders(identity({ extra: { k: ['a\r\nb'] } })), isInternal)
+  })
 })
