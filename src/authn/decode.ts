@@ -92,11 +92,11 @@ function decodeObject (fields: Readonly<Record<string, Shape>>, value: Record<st
 
 /** Parses YAML (a superset of JSON) refusing duplicate keys; each syntax error is reported with its position. */
 function parseTree (text: string, errors: FieldError[]): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, merge: false })
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: false })
   for (const e of doc.errors) {
-    const where = e.linePos?.[0] === undefined ? '' : ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})`
-    const first = e.message.split('\n')[0] ?? ''
-    errors.push(fieldError(e.code === 'DUPLICATE_KEY' ? 'Duplicate' : 'Invalid', FieldPath.root('(file)'), first + where))
+    // With prettyErrors the first line ends with "at line L, column C:"; the source excerpt below it is dropped.
+    const first = (e.message.split('\n')[0] ?? '').replace(/:$/, '')
+    errors.push(fieldError(e.code === 'DUPLICATE_KEY' ? 'Duplicate' : 'Invalid', FieldPath.root('(file)'), first))
   }
   return doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 0 })
 }
