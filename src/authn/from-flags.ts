@@ -4,9 +4,17 @@ import type { Config } from '../config/load.js'
 import { compileAuthentication, type LoadedAuthentication } from './load.js'
 import type { AuthenticationConfiguration, JwtAuthenticator } from './types.js'
 
-type OidcFlags = Pick<Config['oidc'], 'usernameClaim' | 'usernamePrefix' | 'groupsClaim' | 'groupsPrefix' | 'uidClaim' | 'requiredClaims' | 'signingAlgs'> & {
+/** The issuer settings of `Config['oidc']` (the rest of that section applies to every issuer). */
+export interface OidcFlags {
   readonly issuerUrl: string
   readonly clientId: string
+  readonly usernameClaim: string
+  readonly usernamePrefix?: string | undefined
+  readonly groupsClaim?: string | undefined
+  readonly groupsPrefix?: string | undefined
+  readonly uidClaim?: string | undefined
+  readonly requiredClaims: Readonly<Record<string, string>>
+  readonly signingAlgs: Config['oidc']['signingAlgs']
 }
 
 /**

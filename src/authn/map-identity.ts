@@ -4,7 +4,7 @@ import { isKubegateError } from '../errors.js'
 import { CelEvaluationError } from './cel/compile.js'
 import { celToStringList, CelResultError, claimsToCel, userToCel } from './cel/values.js'
 import type { CompiledJwtAuthenticator } from './compiled.js'
-import { guardIdentity, refuse, type GuardOptions } from './guards.js'
+import { guardIdentity, isCleanValue, refuse, type GuardOptions } from './guards.js'
 
 type Claims = Readonly<Record<string, unknown>>
 type CelClaims = ReadonlyMap<string, unknown> | undefined
@@ -28,6 +28,8 @@ function username (a: CompiledJwtAuthenticator, claims: Claims, cel: CelClaims):
   }
   const m = a.config.claimMappings.username
   const name = stringClaim(claims, m.claim, 'username')
+  // kubegate: the claim itself must be a usable name; the apiserver would map "" to the bare prefix.
+  if (!isCleanValue(name) || name.includes(',')) refuse(`username claim ${m.claim} is empty, padded, or has a comma or control characters`)
   if (m.claim === 'email' && Object.hasOwn(claims, 'email_verified')) {
     // The apiserver unmarshals into a bool: a string "true" is an error there too.
     if (typeof claims.email_verified !== 'boolean') refuse("parse 'email_verified' claim: not a boolean")
@@ -44,6 +46,8 @@ function groups (a: CompiledJwtAuthenticator, claims: Claims, cel: CelClaims): s
     const list = typeof v === 'string' ? [v] : v
     // Go's stringOrArray accepts only a string or an array of strings (kubegate also refuses `null`).
     if (!Array.isArray(list) || !list.every((g) => typeof g === 'string')) refuse(`groups claim ${m.claim} is neither a string nor an array of strings`)
+    // kubegate: each group itself must be usable; the apiserver would keep "" (as the bare prefix).
+    if (!list.every(isCleanValue)) refuse(`a group is empty, padded or has control characters (claim ${m.claim})`)
     return list.map((g) => (m.prefix ?? '') + g)
   }
   return a.groups === undefined ? [] : celToStringList(a.groups.evaluate(cel as ReadonlyMap<string, unknown>))

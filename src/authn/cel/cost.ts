@@ -20,11 +20,14 @@ export const LIMITS = {
   /** Comprehensions (`all`, `exists`, `map`, `filter`, …) nested inside each other. */
   maxComprehensionNesting: 2,
   /**
-   * Comprehension iterations in one evaluation (the runtime guard). Claims come from a token of at most
-   * `oidc.maxTokenBytes` (≤ 14 KiB), so no list has more than ~7,000 elements; one pass over such a list
-   * fits, a pass nested in a pass does not. test/unit/authn/cel-cost.test.ts measures the worst case.
+   * Comprehension iterations in one evaluation (the runtime guard). A token of the default
+   * `oidc.maxTokenBytes` (8 KiB) cannot carry a list of more than ~1,500 elements, so one pass over any
+   * claim fits and a pass nested in a pass over a large claim does not (the token is then refused).
+   * Measured worst case within the budget (test/unit/authn/cel.test.ts, `map` over 2,999 strings, whose
+   * list concatenation is not O(1) in @bufbuild/cel): see docs/design.md. It is paid once per token: the
+   * mapped identity is cached with the token.
    */
-  maxIterations: 5_000,
+  maxIterations: 3_000,
 } as const
 
 /** The error an evaluation fails with when it ran out of iterations; the token is refused (401). */
