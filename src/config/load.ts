@@ -120,10 +120,30 @@ export function loadConfig (options: LoadOptions = {}): Config {
   }
   for (const [f, v, src] of flagValues) raw.set(f.path, { value: parseFlagValue(f, v, problems, src, raw), source: src })
 
+  validateAuthenticationSource(raw, problems)
   const config = buildSection(SCHEMA, [], raw, problems)
   validateSemantics(config as unknown as Config, problems)
   if (problems.length > 0) throw new ConfigError(problems)
   return deepFreeze(config) as unknown as Config
+}
+
+/** The `oidc` settings that describe one issuer: an AuthenticationConfiguration file describes its issuers instead. */
+export const ISSUER_KEYS = ['issuerUrl', 'clientId', 'caFile', 'usernameClaim', 'usernamePrefix', 'groupsClaim', 'groupsPrefix', 'uidClaim', 'signingAlgs', 'requiredClaims'] as const
+
+/**
+ * `--authentication-config` replaces the `--oidc-*` issuer flags: setting both is a start-up error, as in
+ * kube-apiserver ("authentication-config file and oidc-* flags are mutually exclusive"). The other `oidc`
+ * settings (clock skew, JWKS timing, token size, reserved identities, group cap) are kubegate's own and
+ * apply to every issuer of the file.
+ */
+function validateAuthenticationSource (raw: Raw, problems: string[]): void {
+  if (raw.get('authentication.configFile') === undefined) return
+  for (const key of ISSUER_KEYS) {
+    const entry = raw.get(`oidc.${key}`)
+    if (entry === undefined) continue
+    const flag = BY_PATH.get(`oidc.${key}`)?.flag ?? key
+    problems.push(`authentication.configFile: cannot be combined with oidc.${key} (--${flag}, from ${entry.source}): the file describes the issuers`)
+  }
 }
 
 function collectTree (node: unknown, spec: SectionSpec, path: string[], raw: Raw, problems: string[], source: string): void {
