@@ -140,7 +140,7 @@ function validateAuthenticationSource (raw: Raw, problems: string[]): void {
   if (raw.get('authentication.configFile') === undefined) return
   for (const key of ISSUER_KEYS) {
     const entry = raw.get(`oidc.${key}`)
-    if (entry === undefined) continue
+    if (entry === undefined || entry.value === undefined || entry.value === null) continue
     const flag = BY_PATH.get(`oidc.${key}`)?.flag ?? key
     problems.push(`authentication.configFile: cannot be combined with oidc.${key} (--${flag}, from ${entry.source}): the file describes the issuers`)
   }
