@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'
+import { AuthenticationConfigError } from '../authn/field-error.js'
+import { readAuthenticationConfiguration } from '../authn/load.js'
 import { parseCidr } from '../server/client-address.js'
 import { flattenSchema, isField, SCHEMA, type FieldSpec, type FlatField, type SectionSpec } from './schema.js'
 
@@ -137,7 +139,18 @@ export const ISSUER_KEYS = ['issuerUrl', 'clientId', 'caFile', 'usernameClaim', 
  * apply to every issuer of the file.
  */
 function validateAuthenticationSource (raw: Raw, problems: string[]): void {
-  if (raw.get('authentication.configFile') === undefined) return
+  const file = raw.get('authentication.configFile')?.value
+  if (file === undefined || file === null || file === '') return
+  // The file is validated here, with the rest of the configuration: its problems are listed with the
+  // others and kubegate exits before listening; at reload a bad file refuses the reload the same way.
+  if (typeof file === 'string') {
+    try {
+      readAuthenticationConfiguration(file)
+    } catch (err) {
+      if (!(err instanceof AuthenticationConfigError)) throw err
+      for (const line of err.lines) problems.push(`authentication.configFile: ${line}`)
+    }
+  }
   for (const key of ISSUER_KEYS) {
     const entry = raw.get(`oidc.${key}`)
     if (entry === undefined || entry.value === undefined || entry.value === null) continue

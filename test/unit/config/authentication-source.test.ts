@@ -1,6 +1,9 @@
 // `--authentication-config` / `authentication.configFile` against the `--oidc-*` issuer settings: one source of issuers, never both.
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
 import { ConfigError, loadConfig, type LoadOptions } from '../../../src/config/load.js'
 
 function problemsOf (opts: LoadOptions): readonly string[] {
@@ -35,5 +38,17 @@ describe('config: authentication.configFile', () => {
   it("kubegate's own oidc settings still apply to the file's issuers", () => {
     const problems = problemsOf({ argv: ['--authentication-config=/f', '--oidc-clock-skew-seconds=30', '--allow-reserved-identities', '--oidc-max-groups=64'] })
     assert.ok(!problems.some((p) => p.includes('cannot be combined')), problems.join('\n'))
+  })
+  it("the file's own problems are listed with the configuration's, each with its path", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kg-authn-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const path = join(dir, 'authn.yaml')
+    writeFileSync(path, 'apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt:\n- issuer: {url: "http://dex", audiences: []}\n  claimMappings: {username: {claim: sub}}\n')
+    const problems = problemsOf({ argv: [`--authentication-config=${path}`, '--listen=bad'] })
+    assert.ok(problems.includes('authentication.configFile: jwt[0].issuer.url: Invalid value: "http://dex": URL scheme must be https'), problems.join('\n'))
+    assert.ok(problems.includes('authentication.configFile: jwt[0].issuer.audiences: Required value: at least one jwt[0].issuer.audiences is required'))
+    assert.ok(problems.some((p) => p.startsWith('authentication.configFile: jwt[0].claimMappings.username.prefix: Required value')))
+    assert.ok(problems.some((p) => p.startsWith('listen:')), 'the other problems too')
+    assert.ok(problemsOf({ argv: [`--authentication-config=${join(dir, 'missing.yaml')}`] }).some((p) => /cannot read: ENOENT/.test(p)))
   })
 })
