@@ -66,9 +66,10 @@ function registerReadinessCollectors (registry: Registry, src: Pick<MetricsSourc
     } })
   new Gauge({ name: 'kubegate_upstream_up', help: 'Last apiserver health check: 1 answered, 0 failed (absent before the first).', registers,
     collect () {
-      this.reset()
       const up = src.upstreamUp()
-      if (up !== undefined) this.set(up ? 1 : 0)
+      // remove(), not reset(): prom-client's reset() puts an unlabelled gauge back at 0, which reads "down".
+      if (up === undefined) this.remove()
+      else this.set(up ? 1 : 0)
     } })
 }
 

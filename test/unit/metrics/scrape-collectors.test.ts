@@ -25,6 +25,21 @@ test('without a store there is no store_state family', async () => {
   assert.equal(e.value('kubegate_oidc_discovery_done'), 0)
 })
 
+test('the upstream gauge is absent until the first health check, not 0 (which would read as "down")', async () => {
+  const registry = new Registry()
+  let up: boolean | undefined
+  registerScrapeCollectors(registry, sources({ upstreamUp: () => up }))
+  let e = parseExposition(await registry.metrics())
+  assert.equal(e.types.get('kubegate_upstream_up'), 'gauge')
+  assert.equal(e.find('kubegate_upstream_up').length, 0)
+  up = false
+  e = parseExposition(await registry.metrics())
+  assert.deepEqual(e.find('kubegate_upstream_up').map((s) => s.value), [0])
+  up = true
+  e = parseExposition(await registry.metrics())
+  assert.deepEqual(e.find('kubegate_upstream_up').map((s) => s.value), [1])
+})
+
 test('the store state is one-hot over every state, and follows the store', async () => {
   const registry = new Registry()
   let state: 'connected' | 'degraded' | 'disconnected' = 'connected'
