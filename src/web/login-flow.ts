@@ -1,3 +1,4 @@
+// The authorization-code login flow (PKCE, state, nonce, browser binding) and how its failures are classified.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Authenticator } from '../auth/authenticator.js'
 import type { Identity } from '../auth/identity.js'
@@ -14,8 +15,9 @@ export type LoginFailure =
   | 'provider_error' // the issuer answered with ?error= (e.g. the user declined)
   | 'exchange_failed' // code redemption or openid-client's response checks failed
   | 'bad_nonce' // the ID token's nonce is not the one this login sent
-  | 'not_allowed' // kubegate's own verifier or claim mapping refused the token
-  | 'issuer_unavailable'
+  | 'not_allowed' // kubegate's own verifier or claim mapping refused the token (a final verdict about it)
+  | 'issuer_unavailable' // discovery or the token endpoint cannot be reached
+  | 'try_again' // temporary: the issuer's keys cannot be fetched or do not hold the token's key yet, or verification is busy
 
 const STATUS: Record<LoginFailure, number> = {
   bad_request: 400,
@@ -26,6 +28,7 @@ const STATUS: Record<LoginFailure, number> = {
   bad_nonce: 400,
   not_allowed: 403,
   issuer_unavailable: 503,
+  try_again: 503,
 }
 
 export class LoginError extends Error {
@@ -71,6 +74,12 @@ export interface LoginFlowOptions {
   readonly stateTtlSeconds: number
   /** Cookie names start with this (`__Host-` on https, so no subdomain can plant one). */
   readonly cookiePrefix: string
+  /**
+   * Refetches the issuer's keys now, ignoring the unknown-kid cooldown; resolves whether the fetch succeeded.
+   * Called when the ID token, which came straight from the issuer's token endpoint over verified TLS, names a
+   * key kubegate does not hold: the issuer has rotated. Without it such a login answers `try_again`.
+   */
+  readonly refreshKeys?: (() => Promise<boolean>) | undefined
 }
 
 export interface LoginFlow {
@@ -115,6 +124,22 @@ function parseRecord (raw: string): StateRecord | undefined {
   }
 }
 
+function isUnknownKid (err: unknown): boolean {
+  return err instanceof KubegateError && err.failure === 'unknown_kid'
+}
+
+/**
+ * A refusal by kubegate's verifier or claim mapping (4xx) is a verdict about the account: `not_allowed`.
+ * Anything temporary (503: issuer keys unavailable, verification busy) is `try_again`, never `not_allowed`;
+ * anything else is a bug and stays an internal error.
+ */
+function classifyVerifyError (err: unknown): unknown {
+  if (!(err instanceof KubegateError)) return err
+  const detail = `${err.code}: ${err.detail ?? ''}`
+  if (err.statusCode >= 500) return new LoginError('try_again', detail, { cause: err })
+  return new LoginError('not_allowed', detail, { cause: err })
+}
+
 /** Decodes the payload of a compact JWS that has already been verified. */
 function payloadOf (token: string): Record<string, unknown> {
   const part = token.split('.')[1] ?? ''
@@ -139,6 +164,26 @@ export function createLoginFlow (options: LoginFlowOptions): LoginFlow {
   const { relyingParty: rp, store } = options
   const ttlMs = options.stateTtlSeconds * 1000
   const cookieName = (state: string): string => options.cookiePrefix + state.slice(0, 16)
+
+  /**
+   * The ID token through kubegate's authenticator. Its `kid` is the issuer's own (the token came from the
+   * token endpoint), so an unknown one means the issuer rotated: refresh the keys now and try once more.
+   */
+  async function identityOf (idToken: string): Promise<Identity> {
+    try {
+      return (await options.authenticator.authenticate(idToken)).identity
+    } catch (err) {
+      if (!isUnknownKid(err)) throw classifyVerifyError(err)
+    }
+    if (options.refreshKeys === undefined) throw new LoginError('try_again', 'ID token names an unknown key; no key refresh available')
+    if (!(await options.refreshKeys())) throw new LoginError('try_again', 'ID token names an unknown key and the key set could not be fetched')
+    try {
+      return (await options.authenticator.authenticate(idToken)).identity
+    } catch (err) {
+      if (isUnknownKid(err)) throw new LoginError('try_again', 'the issuer signed with a key its key set does not hold (yet)', { cause: err })
+      throw classifyVerifyError(err)
+    }
+  }
 
   return {
     cookieName,
@@ -193,14 +238,7 @@ export function createLoginFlow (options: LoginFlowOptions): LoginFlow {
         throw new LoginError('exchange_failed', err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err })
       }
 
-      let identity: Identity
-      try {
-        identity = (await options.authenticator.authenticate(idToken)).identity
-      } catch (err) {
-        if (err instanceof KubegateError && err.statusCode === 503) throw new LoginError('issuer_unavailable', err.detail, { cause: err })
-        const detail = err instanceof KubegateError ? `${err.code}: ${err.detail ?? ''}` : String(err)
-        throw new LoginError('not_allowed', detail, { cause: err })
-      }
+      const identity = await identityOf(idToken)
       // Verified above, so the payload can be read. openid-client checked the nonce already; this check
       // keeps the guarantee even if the relying-party layer is ever replaced.
       const payload = payloadOf(idToken)

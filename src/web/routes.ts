@@ -1,3 +1,4 @@
+// The login page's local routes: GET /login starts the flow, GET /callback completes it and renders the result.
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
@@ -27,6 +28,8 @@ export interface LoginRoutesOptions {
   readonly staticTokenForm: boolean
   readonly stateTtlSeconds: number
   readonly authenticator: Pick<Authenticator, 'authenticate'>
+  /** The verifier's key refresh that ignores the cooldown (LoginFlowOptions.refreshKeys). */
+  readonly refreshKeys?: (() => Promise<boolean>) | undefined
   readonly logger: Logger
   /** Shared store for multi-replica deployments; an in-memory one by default. */
   readonly store?: LoginStateStore | undefined
@@ -85,6 +88,7 @@ export function createLoginRoutes (options: LoginRoutesOptions): LoginRoutes {
   const flow = createLoginFlow({
     relyingParty,
     authenticator: options.authenticator,
+    refreshKeys: options.refreshKeys,
     store: options.store ?? createMemoryLoginStateStore({ now }),
     redirectUri,
     stateTtlSeconds: options.stateTtlSeconds,
