@@ -160,96 +160,113 @@ function payloadOf (token: string): Record<string, unknown> {
  * Binding is checked before the state is consumed, so someone submitting a victim's state from their own
  * browser cannot burn the victim's login.
  */
-export function createLoginFlow (options: LoginFlowOptions): LoginFlow {
-  const { relyingParty: rp, store } = options
-  const ttlMs = options.stateTtlSeconds * 1000
-  const cookieName = (state: string): string => options.cookiePrefix + state.slice(0, 16)
+class AuthorizationCodeFlow implements LoginFlow {
+  readonly #options: LoginFlowOptions
+  readonly #ttlMs: number
+
+  constructor (options: LoginFlowOptions) {
+    this.#options = options
+    this.#ttlMs = options.stateTtlSeconds * 1000
+  }
+
+  cookieName (state: string): string {
+    return this.#options.cookiePrefix + state.slice(0, 16)
+  }
+
+  async begin (lang?: Language): Promise<StartedLogin> {
+    const state = random()
+    const nonce = random()
+    const verifier = random()
+    const binding = random()
+    const codeChallenge = createHash('sha256').update(verifier, 'ascii').digest('base64url')
+    let authorizationUrl: URL
+    try {
+      authorizationUrl = await this.#options.relyingParty.authorizationUrl({ state, nonce, codeChallenge })
+    } catch (err) {
+      throw new LoginError('issuer_unavailable', err instanceof Error ? err.message : String(err), { cause: err })
+    }
+    const record: StateRecord = { v: 1, binding: sha256(binding).toString('base64url'), verifier, nonce }
+    if (lang !== undefined) record.lang = lang
+    await this.#options.store.set(KEY_PREFIX + state, JSON.stringify(record), this.#ttlMs)
+    return { authorizationUrl, state, cookieName: this.cookieName(state), cookieValue: binding }
+  }
+
+  async complete (query: URLSearchParams, cookies: ReadonlyMap<string, string>): Promise<CompletedLogin> {
+    const state = query.get('state')
+    if (state === null || !STATE_SHAPE.test(state) || query.getAll('state').length !== 1) {
+      throw new LoginError('bad_request', 'missing or malformed state')
+    }
+    const record = await this.#takeBoundState(state, cookies)
+    const error = query.get('error')
+    if (error !== null) throw new LoginError('provider_error', `issuer error ${error.slice(0, 64)}`)
+    const idToken = await this.#redeem(query, state, record)
+    const identity = await this.#identityOf(idToken)
+    // Verified above, so the payload can be read. openid-client checked the nonce already; this check
+    // keeps the guarantee even if the relying-party layer is ever replaced.
+    const payload = payloadOf(idToken)
+    if (payload.nonce !== record.nonce) throw new LoginError('bad_nonce', 'ID token nonce does not match this login')
+    return {
+      identity,
+      idToken,
+      name: typeof payload.name === 'string' ? payload.name : undefined,
+      email: typeof payload.email === 'string' ? payload.email : undefined,
+      lang: record.lang,
+    }
+  }
+
+  /** The state's record, if this browser holds its binding cookie; consumed atomically (one use). */
+  async #takeBoundState (state: string, cookies: ReadonlyMap<string, string>): Promise<StateRecord> {
+    const key = KEY_PREFIX + state
+    const raw = await this.#options.store.get(key)
+    const record = raw === undefined ? undefined : parseRecord(raw)
+    if (record === undefined) throw new LoginError('unknown_state', 'state unknown, expired or already used')
+    const cookie = cookies.get(this.cookieName(state))
+    if (cookie === undefined) throw new LoginError('foreign_state', 'no login cookie for this state')
+    const expected = Buffer.from(record.binding, 'base64url')
+    const actual = sha256(cookie)
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+      throw new LoginError('foreign_state', 'login cookie does not match the state')
+    }
+    // Consume atomically: of two concurrent callbacks with this state, one gets it.
+    if (await this.#options.store.take(key) === undefined) throw new LoginError('unknown_state', 'state consumed concurrently')
+    return record
+  }
+
+  /** The code redeemed at the issuer's token endpoint; resolves with the raw ID token. */
+  async #redeem (query: URLSearchParams, state: string, record: StateRecord): Promise<string> {
+    // Rebuilt on the configured URL: the Host header must not choose the redirect_uri sent to the issuer.
+    const callbackUrl = new URL(this.#options.redirectUri)
+    callbackUrl.search = query.toString()
+    try {
+      return await this.#options.relyingParty.exchange(callbackUrl, { state, nonce: record.nonce, codeVerifier: record.verifier })
+    } catch (err) {
+      if (err instanceof IssuerUnavailableError) throw new LoginError('issuer_unavailable', err.message, { cause: err })
+      throw new LoginError('exchange_failed', err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err })
+    }
+  }
 
   /**
    * The ID token through kubegate's authenticator. Its `kid` is the issuer's own (the token came from the
    * token endpoint), so an unknown one means the issuer rotated: refresh the keys now and try once more.
    */
-  async function identityOf (idToken: string): Promise<Identity> {
+  async #identityOf (idToken: string): Promise<Identity> {
+    const { authenticator, refreshKeys } = this.#options
     try {
-      return (await options.authenticator.authenticate(idToken)).identity
+      return (await authenticator.authenticate(idToken)).identity
     } catch (err) {
       if (!isUnknownKid(err)) throw classifyVerifyError(err)
     }
-    if (options.refreshKeys === undefined) throw new LoginError('try_again', 'ID token names an unknown key; no key refresh available')
-    if (!(await options.refreshKeys())) throw new LoginError('try_again', 'ID token names an unknown key and the key set could not be fetched')
+    if (refreshKeys === undefined) throw new LoginError('try_again', 'ID token names an unknown key; no key refresh available')
+    if (!(await refreshKeys())) throw new LoginError('try_again', 'ID token names an unknown key and the key set could not be fetched')
     try {
-      return (await options.authenticator.authenticate(idToken)).identity
+      return (await authenticator.authenticate(idToken)).identity
     } catch (err) {
       if (isUnknownKid(err)) throw new LoginError('try_again', 'the issuer signed with a key its key set does not hold (yet)', { cause: err })
       throw classifyVerifyError(err)
     }
   }
+}
 
-  return {
-    cookieName,
-    async begin (lang) {
-      const state = random()
-      const nonce = random()
-      const verifier = random()
-      const binding = random()
-      const codeChallenge = createHash('sha256').update(verifier, 'ascii').digest('base64url')
-      let authorizationUrl: URL
-      try {
-        authorizationUrl = await rp.authorizationUrl({ state, nonce, codeChallenge })
-      } catch (err) {
-        throw new LoginError('issuer_unavailable', err instanceof Error ? err.message : String(err), { cause: err })
-      }
-      const record: StateRecord = { v: 1, binding: sha256(binding).toString('base64url'), verifier, nonce }
-      if (lang !== undefined) record.lang = lang
-      await store.set(KEY_PREFIX + state, JSON.stringify(record), ttlMs)
-      return { authorizationUrl, state, cookieName: cookieName(state), cookieValue: binding }
-    },
-
-    async complete (query, cookies) {
-      const state = query.get('state')
-      if (state === null || !STATE_SHAPE.test(state) || query.getAll('state').length !== 1) {
-        throw new LoginError('bad_request', 'missing or malformed state')
-      }
-      const key = KEY_PREFIX + state
-      const raw = await store.get(key)
-      const record = raw === undefined ? undefined : parseRecord(raw)
-      if (record === undefined) throw new LoginError('unknown_state', 'state unknown, expired or already used')
-      const cookie = cookies.get(cookieName(state))
-      if (cookie === undefined) throw new LoginError('foreign_state', 'no login cookie for this state')
-      const expected = Buffer.from(record.binding, 'base64url')
-      const actual = sha256(cookie)
-      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
-        throw new LoginError('foreign_state', 'login cookie does not match the state')
-      }
-      // Consume atomically: of two concurrent callbacks with this state, one gets it.
-      if (await store.take(key) === undefined) throw new LoginError('unknown_state', 'state consumed concurrently')
-
-      const error = query.get('error')
-      if (error !== null) throw new LoginError('provider_error', `issuer error ${error.slice(0, 64)}`)
-
-      // Rebuilt on the configured URL: the Host header must not choose the redirect_uri sent to the issuer.
-      const callbackUrl = new URL(options.redirectUri)
-      callbackUrl.search = query.toString()
-      let idToken: string
-      try {
-        idToken = await rp.exchange(callbackUrl, { state, nonce: record.nonce, codeVerifier: record.verifier })
-      } catch (err) {
-        if (err instanceof IssuerUnavailableError) throw new LoginError('issuer_unavailable', err.message, { cause: err })
-        throw new LoginError('exchange_failed', err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err })
-      }
-
-      const identity = await identityOf(idToken)
-      // Verified above, so the payload can be read. openid-client checked the nonce already; this check
-      // keeps the guarantee even if the relying-party layer is ever replaced.
-      const payload = payloadOf(idToken)
-      if (payload.nonce !== record.nonce) throw new LoginError('bad_nonce', 'ID token nonce does not match this login')
-      return {
-        identity,
-        idToken,
-        name: typeof payload.name === 'string' ? payload.name : undefined,
-        email: typeof payload.email === 'string' ? payload.email : undefined,
-        lang: record.lang,
-      }
-    },
-  }
+export function createLoginFlow (options: LoginFlowOptions): LoginFlow {
+  return new AuthorizationCodeFlow(options)
 }
