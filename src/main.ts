@@ -141,7 +141,7 @@ function readText (file: string | undefined): string | undefined {
  * The login page (`/login`, `/callback`), on when `login.publicUrl` is set. The client id and issuer are
  * the proxy's own, so the ID token it hands out is exactly one the proxy accepts.
  */
-function createLogin (config: Config, authenticator: Pick<Authenticator, 'authenticate'>, logger: Logger, options: StartOptions): LoginRoutes {
+function createLogin (config: Config, authenticator: Pick<Authenticator, 'authenticate'>, refreshKeys: () => Promise<boolean>, logger: Logger, options: StartOptions): LoginRoutes {
   const l = config.login
   // Default CA for the kubeconfig: the serving chain; `-` means publicly trusted (no CA data).
   const clusterCaPem = l.caFile === '-' ? undefined : readText(l.caFile ?? config.tls.certFile)
@@ -160,6 +160,7 @@ function createLogin (config: Config, authenticator: Pick<Authenticator, 'authen
     staticTokenForm: l.staticTokenForm,
     stateTtlSeconds: l.stateTtlSeconds,
     authenticator,
+    refreshKeys,
     logger: logger.child({ component: 'login' }),
     store: options.loginStateStore,
     now: options.now,
@@ -331,7 +332,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   // The login page verifies through whichever authenticator is current (OIDC settings reload swaps it).
   const login = config.login.publicUrl === undefined
     ? undefined
-    : createLogin(config, { authenticate: (t) => auth.authenticator.authenticate(t) }, logger, {
+    : createLogin(config, { authenticate: (t) => auth.authenticator.authenticate(t) }, () => auth.verifier.refreshKeys(), logger, {
       ...options,
       // With Redis, logins in progress live there, so /login and /callback may land on different replicas.
       // The single-replica default keeps the login module's own bounded memory store (/login is unauthenticated).

@@ -63,7 +63,7 @@ export const SCHEMA = {
       default: 30,
       min: 1,
       max: 3600,
-      doc: 'At most one JWKS refetch per this interval when a token names an unknown key.',
+      doc: 'After a JWKS refetch for an unknown key that did not find it (or failed), further unknown-key refetches wait this long: a forged-kid flood costs one fetch per interval. Start-up and scheduled fetches and refetches that found a rotated key do not start it; sign-ins refetch at once (docs/operations.md, "Issuer key rotation").',
     },
     jwksMaxAgeSeconds: {
       type: 'int',
