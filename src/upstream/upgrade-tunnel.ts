@@ -67,9 +67,10 @@ export class UpgradeTunnel {
   /** Phase 1, connect upstream: a dedicated TLS socket under a node:http request (never pooled, never reused). */
   #connectUpstream (): ClientRequest | undefined {
     const { req } = this.#tr
+    const method = req.method as string
     try {
-      this.#upReq = openUpstreamRequest(this.#settings.target, req.method as string, req.url as string,
-        upstreamHeaders(this.#tr, this.#settings.hostHeader), (s) => { this.#upSocket = s })
+      this.#upReq = openUpstreamRequest(this.#settings.target, method, req.url as string,
+        upstreamHeaders(this.#tr, method, this.#settings.hostHeader), (s) => { this.#upSocket = s })
       return this.#upReq
     } catch (err) {
       // Node refuses header values it could not write safely; the client's came through Node's own parser,

@@ -16,7 +16,8 @@ export function hostHeaderFor (target: UpstreamTarget): string {
  * Without a length Node would frame a POST (SPDY) as chunked and write a `0\r\n\r\n` terminator after
  * the head; Go's client sends `Content-Length: 0` for a bodiless POST, and so does kubegate.
  */
-export function upstreamHeaders (tr: TunnelRequest, hostHeader: string): string[] {
+export function upstreamHeaders (tr: Pick<TunnelRequest, 'headers' | 'upgrade' | 'wsProtocols'>, method: string,
+  hostHeader: string): string[] {
   const headers: string[] = ['Host', hostHeader]
   let hasLength = false
   for (let i = 0; i < tr.headers.length; i += 2) {
@@ -26,7 +27,6 @@ export function upstreamHeaders (tr: TunnelRequest, hostHeader: string): string[
   }
   headers.push('Connection', 'Upgrade', 'Upgrade', tr.upgrade)
   if (tr.wsProtocols !== undefined && tr.wsProtocols.length > 0) headers.push('Sec-WebSocket-Protocol', tr.wsProtocols.join(', '))
-  const method = tr.req.method as string
   if (!hasLength && method !== 'GET' && method !== 'HEAD') headers.push('Content-Length', '0')
   return headers
 }
