@@ -60,7 +60,10 @@ function lastUpstream (): (typeof s.apiserver.requests)[number] {
 }
 
 before(async () => {
-  s = await startStack({ config: { oidc: { jwksRefreshCooldownSeconds: 2 } } })
+  // Health probes (GET /readyz with kubegate's token) every hour, not every 10 s: "zero upstream" and
+  // "exactly one request upstream" count every request the double sees, and on a loaded machine a
+  // periodic probe could land inside a test's window.
+  s = await startStack({ config: { oidc: { jwksRefreshCooldownSeconds: 2 }, upstream: { healthCheckSeconds: 3600 } } })
 })
 after(async () => {
   await s.close()
@@ -430,7 +433,7 @@ describe('limits', () => {
   })
 
   it('slow headers are cut by the headers timeout while a valid user is still served', async () => {
-    const slow = await startStack({ peers: { issuer: s.issuer, apiserver: s.apiserver }, config: { server: { headersTimeoutSeconds: 1 } } })
+    const slow = await startStack({ peers: { issuer: s.issuer, apiserver: s.apiserver }, config: { server: { headersTimeoutSeconds: 1 }, upstream: { healthCheckSeconds: 3600 } } })
     try {
       const pending = rawExchange(slow.kg.url, '', {
         ca: s.caPem,
