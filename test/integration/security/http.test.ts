@@ -60,8 +60,9 @@ function lastUpstream (): (typeof s.apiserver.requests)[number] {
 }
 
 before(async () => {
-  // No periodic apiserver probe during the run: a /readyz probe landing inside a zeroUpstream() window (10 s
-  // default interval; a burst takes seconds on a loaded machine) would read as a forwarded request.
+  // Health probes (GET /readyz with kubegate's token) every hour, not every 10 s: "zero upstream" and
+  // "exactly one request upstream" count every request the double sees, and on a loaded machine a
+  // periodic probe could land inside a test's window.
   s = await startStack({ config: { oidc: { jwksRefreshCooldownSeconds: 2 }, upstream: { healthCheckSeconds: 3600 } } })
 })
 after(async () => {
@@ -432,7 +433,7 @@ describe('limits', () => {
   })
 
   it('slow headers are cut by the headers timeout while a valid user is still served', async () => {
-    const slow = await startStack({ peers: { issuer: s.issuer, apiserver: s.apiserver }, config: { server: { headersTimeoutSeconds: 1 } } })
+    const slow = await startStack({ peers: { issuer: s.issuer, apiserver: s.apiserver }, config: { server: { headersTimeoutSeconds: 1 }, upstream: { healthCheckSeconds: 3600 } } })
     try {
       const pending = rawExchange(slow.kg.url, '', {
         ca: s.caPem,
