@@ -1,3 +1,4 @@
+// The in-process store: shared-state primitives for a single replica (and the contract suite's reference).
 import type { BucketPolicy, Store, StoreState } from './types.js'
 
 export interface MemoryStoreOptions {
@@ -27,6 +28,16 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): Store {
       return undefined
     }
     return e
+  }
+  /** The bucket at `key`, refilled up to time `t` (created full), its expiry renewed. */
+  const refill = (key: string, policy: BucketPolicy, t: number): { tokens: number, ts: number, expiresAt: number } => {
+    let b = buckets.get(key)
+    if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
+    if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
+    b.ts = Math.max(t, b.ts)
+    b.expiresAt = t + ttl(policy.ttlMs)
+    buckets.set(key, b)
+    return b
   }
   const check = (): void => {
     if (closed) throw new Error('store closed')
@@ -80,18 +91,21 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): Store {
     async consume (debits, policy: BucketPolicy) {
       check()
       const t = now()
-      const out: number[] = []
-      for (const d of debits) {
-        let b = buckets.get(d.key)
-        if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
-        if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
-        b.ts = Math.max(t, b.ts)
+      return debits.map((d) => {
+        const b = refill(d.key, policy, t)
         b.tokens = Math.max(0, b.tokens - d.amount)
-        b.expiresAt = t + ttl(policy.ttlMs)
-        buckets.set(d.key, b)
-        out.push(b.tokens)
-      }
-      return out
+        return b.tokens
+      })
+    },
+    async lease (requests, policy: BucketPolicy) {
+      check()
+      const t = now()
+      return requests.map((r) => {
+        const b = refill(r.key, policy, t)
+        const granted = Math.max(0, Math.min(r.want, Math.floor(b.tokens)))
+        b.tokens -= granted
+        return { granted, left: b.tokens }
+      })
     },
     async heartbeat (key, member, ttlMs) {
       check()

@@ -91,6 +91,31 @@ end
 return out
 `
 
+// Rate-limit leases (kgLease): the same bucket as CONSUME_LUA; takes up to ARGV[3 + i] whole tokens, never
+// more than the bucket holds. Returns granted and left per key. Stored with full precision ('%.17g').
+const LEASE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local tokens = tonumber(v[1])
+  local ts = tonumber(v[2])
+  if tokens == nil or ts == nil then tokens = burst; ts = now end
+  if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate / 1000); ts = now end
+  local granted = math.max(0, math.min(tonumber(ARGV[3 + i]), math.floor(tokens)))
+  tokens = tokens - granted
+  redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', ts))
+  redis.call('PEXPIRE', KEYS[i], ttl)
+  out[2 * i - 1] = string.format('%d', granted)
+  out[2 * i] = string.format('%.6f', tokens)
+end
+return out
+`
+
 const HEARTBEAT_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -109,6 +134,7 @@ return v
 
 interface Scripts {
   kgConsume: (numKeys: number, ...args: Array<string | number>) => Promise<string[]>
+  kgLease: (numKeys: number, ...args: Array<string | number>) => Promise<string[]>
   kgHeartbeat: (key: string, member: string, ttl: number) => Promise<number>
   kgIncr: (key: string, by: number, ttl: number) => Promise<number>
 }
@@ -131,6 +157,7 @@ export function createRedisStore (o: RedisStoreOptions): Store {
   const client = new Redis(base)
   const sub = new Redis(base)
   client.defineCommand('kgConsume', { lua: CONSUME_LUA })
+  client.defineCommand('kgLease', { lua: LEASE_LUA })
   client.defineCommand('kgHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_LUA })
   client.defineCommand('kgIncr', { numberOfKeys: 1, lua: INCR_LUA })
   const scripts = client as unknown as Scripts
@@ -271,6 +298,16 @@ export function createRedisStore (o: RedisStoreOptions): Store {
         const res = await scripts.kgConsume(chunk.length, ...chunk.map((d) => prefix + d.key),
           policy.ratePerSecond, policy.burst, Math.ceil(policy.ttlMs), ...chunk.map((d) => d.amount)).catch(fail)
         for (const v of res) out.push(Number(v))
+      }
+      return out
+    },
+    async lease (requests, policy: BucketPolicy) {
+      const out: Array<{ granted: number, left: number }> = []
+      for (let i = 0; i < requests.length; i += MAX_BATCH) {
+        const chunk = requests.slice(i, i + MAX_BATCH)
+        const res = await scripts.kgLease(chunk.length, ...chunk.map((r) => prefix + r.key),
+          policy.ratePerSecond, policy.burst, Math.ceil(policy.ttlMs), ...chunk.map((r) => r.want)).catch(fail)
+        for (let j = 0; j < res.length; j += 2) out.push({ granted: Number(res[j]), left: Number(res[j + 1]) })
       }
       return out
     },

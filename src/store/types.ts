@@ -21,6 +21,19 @@ export interface BucketDebit {
   readonly amount: number
 }
 
+/** Asks a shared bucket for up to `want` whole tokens (a rate-limit lease). */
+export interface LeaseRequest {
+  readonly key: string
+  readonly want: number
+}
+
+export interface LeaseGrant {
+  /** Whole tokens taken from the bucket for the caller (0 to `want`). */
+  readonly granted: number
+  /** The bucket's level after the grant (may be fractional). */
+  readonly left: number
+}
+
 export interface Store {
   readonly kind: 'memory' | 'redis'
   readonly state: StoreState
@@ -40,6 +53,11 @@ export interface Store {
    * clocks do not matter. Returns the tokens left in each bucket, in order.
    */
   consume: (debits: readonly BucketDebit[], policy: BucketPolicy) => Promise<number[]>
+  /**
+   * Atomically refills token buckets (same policy and clock as `consume`) and takes from each up to `want`
+   * whole tokens, never more than it holds. Returns what was granted and what is left, in order.
+   */
+  lease: (requests: readonly LeaseRequest[], policy: BucketPolicy) => Promise<LeaseGrant[]>
   /** Marks `member` alive in the group `key` for `ttlMs`; returns how many members are alive. */
   heartbeat: (key: string, member: string, ttlMs: number) => Promise<number>
   publish: (channel: string, message: string) => Promise<void>

@@ -127,6 +127,27 @@ for (const kind of kinds) {
       assert.ok(left !== undefined && left >= 10 && left < 10.1, `10 left, got ${left}`)
     })
 
+    it('leases whole tokens, never more than the bucket holds', async () => {
+      const policy = { ratePerSecond: 0.001, burst: 5, ttlMs: 10_000 }
+      const [a, other] = await store.lease([{ key: 'l:x', want: 3 }, { key: 'l:y', want: 0 }], policy)
+      assert.equal(a?.granted, 3)
+      assert.ok(a !== undefined && a.left >= 2 && a.left < 2.01, `2 left, got ${a?.left}`)
+      assert.deepEqual(other?.granted, 0, 'a want of 0 is a read')
+      assert.ok(other !== undefined && other.left >= 5 - 1e-9, 'another key has its own, full bucket')
+      const [b] = await store.lease([{ key: 'l:x', want: 10 }], policy)
+      assert.equal(b?.granted, 2, 'only the whole tokens there are')
+      assert.ok(b !== undefined && b.left >= 0 && b.left < 0.01, `about 0 left, got ${b?.left}`)
+      const [c] = await store.lease([{ key: 'l:x', want: 1 }], policy)
+      assert.equal(c?.granted, 0, 'an empty bucket grants nothing and does not go below zero')
+    })
+
+    it('grants each token once under concurrent leases', async () => {
+      const policy = { ratePerSecond: 0.001, burst: 50, ttlMs: 10_000 }
+      const grants = await Promise.all(Array.from({ length: 40 }, () => store.lease([{ key: 'l:shared', want: 2 }], policy)))
+      const total = grants.reduce((n, [g]) => n + (g?.granted ?? 0), 0)
+      assert.equal(total, 50, 'exactly the burst, however the 40 callers interleave')
+    })
+
     it('counts live members with heartbeats', async () => {
       assert.equal(await store.heartbeat('hb', 'r1', 10_000), 1)
       assert.equal(await store.heartbeat('hb', 'r2', 200), 2)
