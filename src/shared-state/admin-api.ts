@@ -1,3 +1,4 @@
+// The revocation admin API (`/kubegate/v1/revocations`): list, add and delete revocations, admins only.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { parseBearer } from '../auth/bearer.js'
@@ -30,16 +31,23 @@ export interface RevocationJson {
   kind: RevocationKind
   value: string
   revokedAt: string
+  /**
+   * User and `sub` revocations: a token issued (`iat`) after this is accepted; one issued at or before it is
+   * refused. The revocation time plus the issuer clock skew allowed (`oidc.clockSkewSeconds`).
+   */
+  acceptsTokensIssuedAfter?: string
   expiresAt: string
   by: string
   reason?: string
 }
 
-function toJson (r: Revocation): RevocationJson {
+function toJson (r: Revocation, list: RevocationList): RevocationJson {
+  const after = list.acceptsTokensIssuedAfter(r)
   return {
     kind: r.kind,
     value: r.value,
     revokedAt: new Date(r.revokedAt).toISOString(),
+    ...(after !== undefined ? { acceptsTokensIssuedAfter: new Date(after).toISOString() } : {}),
     expiresAt: new Date(r.expiresAt).toISOString(),
     by: r.by,
     ...(r.reason !== undefined ? { reason: r.reason } : {}),
@@ -101,7 +109,7 @@ export function createAdminApi (o: AdminApiOptions): LocalHandler {
     const by = auth.identity.user
     switch (req.method) {
       case 'GET': {
-        sendJson(res, 200, { kind: 'RevocationList', apiVersion: 'kubegate.dev/v1', items: o.revocations.list().map(toJson) })
+        sendJson(res, 200, { kind: 'RevocationList', apiVersion: 'kubegate.dev/v1', items: o.revocations.list().map((r) => toJson(r, o.revocations)) })
         return
       }
       case 'POST': {
@@ -138,7 +146,7 @@ export function createAdminApi (o: AdminApiOptions): LocalHandler {
         }
         const rec = await o.revocations.add({ ...target, by, ...(typeof reason === 'string' ? { reason } : {}) })
         o.logger.info({ admin: by, kind: rec.kind, value: rec.value, reason: rec.reason }, 'revocation added')
-        sendJson(res, 201, toJson(rec))
+        sendJson(res, 201, toJson(rec, o.revocations))
         return
       }
       case 'DELETE': {
