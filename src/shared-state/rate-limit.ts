@@ -200,7 +200,9 @@ export class RateLimiter {
    * (at least one token), so a slow answer costs one token and the share of the rate, not another burst.
    */
   #takeLocal (entry: Tracked, t: number): number {
-    const { capacity, rate } = this.#localShare()
+    const n = this.#shareOf()
+    const capacity = Math.max(1, this.#o.burst / n)
+    const rate = this.#o.requestsPerSecond / n
     const down = !this.#syncOk || this.#o.store.state !== 'up'
     entry.local ??= new LocalBucket(down ? capacity : Math.min(capacity, Math.max(1, entry.lease.drain())), t)
     return entry.local.take(t, capacity, rate) ? 0 : entry.local.retryAfter(rate)
@@ -214,13 +216,11 @@ export class RateLimiter {
   }
 
   /**
-   * Share when degraded: the whole limit without Redis; while Redis is unreachable, burst and rate divided by
-   * the last known number of live replicas, so that together they stay within the limit.
+   * Share when degraded: the divisor of burst and rate for the local bucket. 1 without Redis; while Redis is
+   * unreachable, the last known number of live replicas, so that together they stay within the limit.
    */
-  #localShare (): { capacity: number, rate: number } {
-    const { burst, requestsPerSecond: rate } = this.#o
-    if (!this.#shared) return { capacity: burst, rate }
-    return { capacity: Math.max(1, burst / this.#replicas), rate: rate / this.#replicas }
+  #shareOf (): number {
+    return this.#shared ? this.#replicas : 1
   }
 
   #track (user: string, t: number): Tracked {
