@@ -111,6 +111,54 @@ describe('rate limiter', () => {
   })
 })
 
+describe('rate limiter: a stalled store', () => {
+  it('a top-up unanswered beyond max(100 ms, syncMs) switches to the local share, from the unspent lease', async () => {
+    let t = 1_000_000
+    const mem = createMemoryStore({ now: () => t })
+    let release: () => void = () => undefined
+    let stall = false
+    const store: Store = {
+      ...mem,
+      kind: 'redis',
+      get state () { return 'up' as const },
+      heartbeat: async () => 2,
+      lease: async (r, p) => {
+        if (stall) await new Promise<void>((resolve) => { release = resolve })
+        return await mem.lease(r, p)
+      },
+    }
+    const rl = createRateLimiter({
+      store, logger, requestsPerSecond: 10, burst: 100, maxLongRunning: 0, exemptGroups: [], syncMs: 50,
+      sessions: { count: () => 0 }, instanceId: 'i', now: () => t,
+    })
+    const ctx = { longRunning: false }
+    try {
+      assert.equal(rl.check(who('a'), ctx), undefined, 'credit')
+      await rl.sync()
+      // The lease (5) is full again; spend down to half and let the top-up stall.
+      stall = true
+      for (let i = 0; i < 3; i++) assert.equal(rl.check(who('a'), ctx), undefined)
+      const pending = rl.sync()
+      t += 100
+      assert.equal(rl.status().mode, 'shared', 'not yet: 100 ms')
+      assert.equal(rl.check(who('a'), ctx), undefined, 'the lease still holds tokens')
+      t += 1
+      assert.equal(rl.status().mode, 'local-share')
+      // The local bucket starts with the one token left in the lease; nothing refills at the same instant.
+      assert.equal(rl.check(who('a'), ctx), undefined)
+      assert.equal(rl.check(who('a'), ctx)?.code, 'KG_ERR_RATE_LIMITED', 'no fresh burst for a slow answer')
+      t += 200 // the share of the rate: 10/s over 2 replicas, one token per 200 ms
+      assert.equal(rl.check(who('a'), ctx), undefined)
+      stall = false
+      release()
+      await pending
+      assert.equal(rl.status().mode, 'shared')
+    } finally {
+      rl.close()
+    }
+  })
+})
+
 describe('rate limiter: the shared bound', () => {
   /** A seeded generator, so that a failure can be replayed. */
   function random (seed: number): () => number {
