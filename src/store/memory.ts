@@ -1,5 +1,5 @@
 // The in-process shared-state store for a single replica (the default), with the Redis store's semantics.
-import type { BucketDebit, BucketPolicy, Store, StoreState } from './types.js'
+import type { BucketPolicy, LeaseGrant, LeaseRequest, Store, StoreState } from './types.js'
 
 export interface MemoryStoreOptions {
   readonly now?: () => number
@@ -77,21 +77,26 @@ export class MemoryStore implements Store {
     return n
   }
 
-  async consume (debits: readonly BucketDebit[], policy: BucketPolicy): Promise<number[]> {
+  async lease (requests: readonly LeaseRequest[], policy: BucketPolicy): Promise<LeaseGrant[]> {
     this.#check()
     const t = this.#now()
-    const out: number[] = []
-    for (const d of debits) {
-      let b = this.#buckets.get(d.key)
-      if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
-      if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
-      b.ts = Math.max(t, b.ts)
-      b.tokens = Math.max(0, b.tokens - d.amount)
-      b.expiresAt = t + ttl(policy.ttlMs)
-      this.#buckets.set(d.key, b)
-      out.push(b.tokens)
-    }
-    return out
+    return requests.map((r) => {
+      const b = this.#refill(r.key, policy, t)
+      const granted = Math.max(0, Math.min(r.want, Math.floor(b.tokens)))
+      b.tokens -= granted
+      return { granted, left: b.tokens }
+    })
+  }
+
+  /** The bucket at `key`, refilled up to time `t` (created full), its expiry renewed. */
+  #refill (key: string, policy: BucketPolicy, t: number): Bucket {
+    let b = this.#buckets.get(key)
+    if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
+    if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
+    b.ts = Math.max(t, b.ts)
+    b.expiresAt = t + ttl(policy.ttlMs)
+    this.#buckets.set(key, b)
+    return b
   }
 
   async heartbeat (key: string, member: string, ttlMs: number): Promise<number> {

@@ -1,9 +1,10 @@
 // The Lua scripts behind the Redis store's atomic operations (token buckets, heartbeats, counters), run on the server's clock.
 import type { Redis } from 'ioredis'
 
-// Token buckets on the server's clock (TIME), so replica clocks never matter. Never below 0: a debt would
-// outlive the requests that caused it and make Retry-After lie.
-const CONSUME_LUA = `
+// Rate-limit leases on the server's clock (TIME), so replica clocks never matter: refills the bucket and takes
+// up to ARGV[3 + i] whole tokens, never more than it holds (never below 0: a debt would outlive the requests
+// that caused it and make Retry-After lie). Stored with full precision ('%.17g'). Returns granted, left per key.
+const LEASE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate = tonumber(ARGV[1])
@@ -16,10 +17,12 @@ for i = 1, #KEYS do
   local ts = tonumber(v[2])
   if tokens == nil or ts == nil then tokens = burst; ts = now end
   if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate / 1000); ts = now end
-  tokens = math.max(0, tokens - tonumber(ARGV[3 + i]))
-  redis.call('HSET', KEYS[i], 'tokens', string.format('%.6f', tokens), 'ts', string.format('%d', ts))
+  local granted = math.max(0, math.min(tonumber(ARGV[3 + i]), math.floor(tokens)))
+  tokens = tokens - granted
+  redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', ts))
   redis.call('PEXPIRE', KEYS[i], ttl)
-  out[i] = string.format('%.6f', tokens)
+  out[2 * i - 1] = string.format('%d', granted)
+  out[2 * i] = string.format('%.6f', tokens)
 end
 return out
 `
@@ -42,14 +45,14 @@ return v
 
 /** The scripts as commands on the command connection (ioredis sends EVALSHA, falling back to EVAL once). */
 export interface RedisScripts {
-  kgConsume: (numKeys: number, ...args: Array<string | number>) => Promise<string[]>
+  kgLease: (numKeys: number, ...args: Array<string | number>) => Promise<string[]>
   kgHeartbeat: (key: string, member: string, ttl: number) => Promise<number>
   kgIncr: (key: string, by: number, ttl: number) => Promise<number>
 }
 
 /** Registers the scripts on `client`; returns them typed. */
 export function defineScripts (client: Redis): RedisScripts {
-  client.defineCommand('kgConsume', { lua: CONSUME_LUA })
+  client.defineCommand('kgLease', { lua: LEASE_LUA })
   client.defineCommand('kgHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_LUA })
   client.defineCommand('kgIncr', { numberOfKeys: 1, lua: INCR_LUA })
   return client as unknown as RedisScripts

@@ -4,7 +4,7 @@ import { buildRedisOptions, type RedisStoreOptions } from './redis-options.js'
 import { RedisSubscriptions } from './redis-pubsub.js'
 import { defineScripts, type RedisScripts } from './redis-scripts.js'
 import { RedisStateTracker } from './redis-state.js'
-import type { BucketDebit, BucketPolicy, Store, StoreState } from './types.js'
+import type { BucketPolicy, LeaseGrant, LeaseRequest, Store, StoreState } from './types.js'
 
 export { buildRedisOptions, type RedisStoreOptions } from './redis-options.js'
 
@@ -72,13 +72,13 @@ export class RedisStore implements Store {
     return Number(await this.#scripts.kgIncr(this.#prefix + key, by, Math.ceil(ttlMs)).catch(this.#fail))
   }
 
-  async consume (debits: readonly BucketDebit[], policy: BucketPolicy): Promise<number[]> {
-    const out: number[] = []
-    for (let i = 0; i < debits.length; i += MAX_BATCH) {
-      const chunk = debits.slice(i, i + MAX_BATCH)
-      const res = await this.#scripts.kgConsume(chunk.length, ...chunk.map((d) => this.#prefix + d.key),
-        policy.ratePerSecond, policy.burst, Math.ceil(policy.ttlMs), ...chunk.map((d) => d.amount)).catch(this.#fail)
-      for (const v of res) out.push(Number(v))
+  async lease (requests: readonly LeaseRequest[], policy: BucketPolicy): Promise<LeaseGrant[]> {
+    const out: LeaseGrant[] = []
+    for (let i = 0; i < requests.length; i += MAX_BATCH) {
+      const chunk = requests.slice(i, i + MAX_BATCH)
+      const res = await this.#scripts.kgLease(chunk.length, ...chunk.map((r) => this.#prefix + r.key),
+        policy.ratePerSecond, policy.burst, Math.ceil(policy.ttlMs), ...chunk.map((r) => r.want)).catch(this.#fail)
+      for (let j = 0; j < res.length; j += 2) out.push({ granted: Number(res[j]), left: Number(res[j + 1]) })
     }
     return out
   }

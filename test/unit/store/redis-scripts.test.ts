@@ -1,4 +1,4 @@
-// Unit tests of the Redis store's Lua scripts against a real redis-server: token buckets, heartbeats, counters.
+// Unit tests of the Redis store's Lua scripts against a real redis-server: rate-limit leases, heartbeats, counters.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Redis } from 'ioredis'
@@ -20,12 +20,12 @@ describe('redis scripts', { skip: !hasRedis() && 'no redis-server' }, () => {
     await server?.close()
   })
 
-  it('kgConsume: a new bucket starts full, debits in order, never goes below 0, and expires when idle', async () => {
+  it('kgLease: a new bucket starts full, grants whole tokens in order, never goes below 0, and expires when idle', async () => {
     // A refill rate of 0 keeps the arithmetic independent of the server's clock between calls.
     const policy = [0, 10, 60_000] as const
-    assert.deepEqual(await scripts.kgConsume(2, 'b:1', 'b:2', ...policy, 3, 0), ['7.000000', '10.000000'])
-    assert.deepEqual(await scripts.kgConsume(1, 'b:1', ...policy, 100), ['0.000000'])
-    assert.deepEqual(await scripts.kgConsume(1, 'b:1', ...policy, 0), ['0.000000'], 'no debt carried over')
+    assert.deepEqual(await scripts.kgLease(2, 'b:1', 'b:2', ...policy, 3, 0), ['3', '7.000000', '0', '10.000000'])
+    assert.deepEqual(await scripts.kgLease(1, 'b:1', ...policy, 100), ['7', '0.000000'], 'only what the bucket holds')
+    assert.deepEqual(await scripts.kgLease(1, 'b:1', ...policy, 1), ['0', '0.000000'], 'no debt, nothing granted')
     const pttl = await client.pttl('b:1')
     assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`)
   })
