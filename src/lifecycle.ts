@@ -1,8 +1,10 @@
+// Process lifecycle around a running kubegate: the rolling-update shutdown sequence and reload on SIGHUP or file change.
 import { stat, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { ConfigError, type Config } from './config/load.js'
-import { ReloadError, type Kubegate } from './main.js'
+import type { Kubegate } from './main.js'
+import { ReloadError } from './reload.js'
 
 export interface ShutdownOptions {
   /** Keep accepting (readiness failing) this long, so endpoints stop routing here first. */

@@ -1,7 +1,9 @@
+// The audit log: apiserver-shaped audit events from access records, appended to a file without blocking requests.
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Logger } from 'pino'
+import type { Config } from '../config/load.js'
 import { requestInfo } from '../k8s/request-info.js'
-import type { AccessRecord } from '../server/handler.js'
+import type { AccessRecord } from './access-record.js'
 
 export interface AuditLogOptions {
   readonly file: string
@@ -143,4 +145,9 @@ export function createAuditLog (options: AuditLogOptions): AuditLog {
       })
     },
   }
+}
+
+/** The audit log `config.audit` asks for; undefined when no file is set. */
+export function buildAudit (audit: Config['audit'], logger: Logger, onDropped: (n: number) => void): AuditLog | undefined {
+  return audit.file === undefined ? undefined : createAuditLog({ file: audit.file, maxBuffered: audit.maxBufferedEvents, logger, onDropped })
 }

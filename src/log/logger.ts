@@ -1,5 +1,6 @@
+// The process logger (pino) and the access-line writer that skips redaction for its closed set of fields.
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino'
-import type { AccessRecord } from '../server/handler.js'
+import type { AccessRecord } from './access-record.js'
 
 export type { Logger }
 

@@ -1,6 +1,7 @@
+// kubegate's Prometheus metrics: per-request counters fed by access records, and scrape-time collectors.
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client'
 import { isLongRunning } from '../k8s/request-info.js'
-import type { AccessRecord } from '../server/handler.js'
+import type { AccessRecord } from '../log/access-record.js'
 
 /** What a store reports about itself (revocation lists, rate limits); see docs/operations.md. */
 export type StoreState = 'connected' | 'degraded' | 'disconnected'
