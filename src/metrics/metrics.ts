@@ -183,6 +183,99 @@ class FastHistogram {
   reset (): void { this.#series.clear() }
 }
 
+/**
+ * A counter mirrored from the authenticator's plain-number stats: adds the delta since the last scrape.
+ * A reload replaces the authenticator (a fresh stats object); the new one is then counted from zero.
+ */
+function mirrorStatsCounter (registers: Registry[], src: MetricsSources, name: string, help: string, field: 'hits' | 'misses' | 'negativeHits'): void {
+  let seen: object | undefined
+  let last = 0
+  new Counter({
+    name,
+    help,
+    registers,
+    collect () {
+      const stats = src.tokenCache().stats
+      if (stats !== seen) {
+        seen = stats
+        last = 0
+      }
+      const v = stats[field]
+      if (v > last) this.inc(v - last)
+      last = v
+    },
+  })
+}
+
+/** The scrape-time collectors: each reads its source when Prometheus scrapes, nothing on the request path. */
+function registerCollectors (registers: Registry[], src: MetricsSources): void {
+  mirrorStatsCounter(registers, src, 'kubegate_token_cache_hits_total', 'Tokens found in the verified-token cache.', 'hits')
+  mirrorStatsCounter(registers, src, 'kubegate_token_cache_misses_total', 'Tokens that had to be verified.', 'misses')
+  mirrorStatsCounter(registers, src, 'kubegate_token_cache_negative_hits_total', 'Rejected tokens answered from the negative cache.', 'negativeHits')
+  new Gauge({ name: 'kubegate_token_cache_entries', help: 'Verified tokens held in the cache.', registers,
+    collect () { this.set(src.tokenCache().size) } })
+  new Gauge({ name: 'kubegate_jwks_last_success_timestamp_seconds', help: 'When the issuer\'s key set was last fetched successfully (0: never).', registers,
+    collect () { this.set(src.jwks().jwksLastSuccess / 1000) } })
+  new Gauge({ name: 'kubegate_jwks_keys', help: 'Usable keys in the current key set.', registers,
+    collect () { this.set(src.jwks().jwksKeys) } })
+  new Gauge({ name: 'kubegate_oidc_discovery_done', help: '1 once OIDC discovery succeeded.', registers,
+    collect () { this.set(src.jwks().discovered ? 1 : 0) } })
+  new Gauge({ name: 'kubegate_inflight_requests', help: 'Requests being served now (watches and logs -f included, upgrades not).', registers,
+    collect () { this.set(src.inflight()) } })
+  new Gauge({ name: 'kubegate_open_watches', help: 'Open long-running HTTP streams (watch, logs -f).', registers,
+    collect () { this.set(src.sessions('stream')) } })
+  new Gauge({ name: 'kubegate_upgraded_connections', help: 'Open exec/attach/port-forward sessions.', registers,
+    collect () { this.set(src.sessions('upgrade')) } })
+  new Gauge({ name: 'kubegate_ready', help: '1 when /readyz passes.', registers,
+    collect () { this.set(src.checks().every(([, ok]) => ok) ? 1 : 0) } })
+  new Gauge({ name: 'kubegate_readiness_check', help: 'Each readiness check: 1 passing, 0 failing.', labelNames: ['check'], registers,
+    collect () {
+      this.reset()
+      for (const [name, ok] of src.checks()) this.set({ check: name }, ok ? 1 : 0)
+    } })
+  new Gauge({ name: 'kubegate_upstream_up', help: 'Last apiserver health check: 1 answered, 0 failed (absent before the first).', registers,
+    collect () {
+      this.reset()
+      const up = src.upstreamUp()
+      if (up !== undefined) this.set(up ? 1 : 0)
+    } })
+  const store = src.storeState
+  if (store !== undefined) {
+    new Gauge({ name: 'kubegate_store_state', help: 'The store\'s state: 1 on the current one.', labelNames: ['state'], registers,
+      collect () {
+        const s = store()
+        for (const st of STORE_STATES) this.set({ state: st }, st === s ? 1 : 0)
+      } })
+  }
+
+}
+
+/** Counters of events outside the request path: key-set fetches, reloads, dropped audit events. */
+function createEventCounters (registers: Registry[]) {
+  const jwksFetches = new Counter({
+    name: 'kubegate_jwks_fetches_total',
+    help: 'Fetches of the issuer\'s key set by result.',
+    labelNames: ['result'],
+    registers,
+  })
+  const reloads = new Counter({ name: 'kubegate_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers })
+  const lastReload = new Gauge({
+    name: 'kubegate_config_last_reload_success_timestamp_seconds',
+    help: 'When the configuration was last (re)loaded successfully.',
+    registers,
+  })
+  lastReload.set(Date.now() / 1000)
+  const auditDropped = new Counter({
+    name: 'kubegate_audit_events_dropped_total',
+    help: 'Audit events dropped because the audit file could not keep up.',
+    registers,
+  })
+  for (const r of ['success', 'failure']) {
+    jwksFetches.labels(r).inc(0)
+    reloads.labels(r).inc(0)
+  }
+  return { jwksFetches, reloads, lastReload, auditDropped }
+}
 
 /**
  * kubegate's metrics in a Registry of its own (never prom-client's global one: two instances in a process,
@@ -207,28 +300,7 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
   const auth = new FastCounter('kubegate_authentication_total',
     'Authentication and admission outcomes: "success" or the refusal reason.', ['result'])
   for (const m of [requests, duration, upstream, auth]) registry.registerMetric(m as unknown as Metric)
-  const jwksFetches = new Counter({
-    name: 'kubegate_jwks_fetches_total',
-    help: 'Fetches of the issuer\'s key set by result.',
-    labelNames: ['result'],
-    registers,
-  })
-  const reloads = new Counter({ name: 'kubegate_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers })
-  const lastReload = new Gauge({
-    name: 'kubegate_config_last_reload_success_timestamp_seconds',
-    help: 'When the configuration was last (re)loaded successfully.',
-    registers,
-  })
-  lastReload.set(Date.now() / 1000)
-  const auditDropped = new Counter({
-    name: 'kubegate_audit_events_dropped_total',
-    help: 'Audit events dropped because the audit file could not keep up.',
-    registers,
-  })
-  for (const r of ['success', 'failure']) {
-    jwksFetches.labels(r).inc(0)
-    reloads.labels(r).inc(0)
-  }
+  const { jwksFetches, reloads, lastReload, auditDropped } = createEventCounters(registers)
   const authSuccess = auth.series('success', ['success'])
   const jwksOk = jwksFetches.labels('success')
   const jwksFailed = jwksFetches.labels('failure')
@@ -256,68 +328,6 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
     auth.series(v, [v]).inc()
   }
 
-  function bind (src: MetricsSources): void {
-    // Counters mirrored from the authenticator's plain-number stats: add the delta since the last scrape.
-    // A reload replaces the authenticator (a fresh stats object); the new one is then counted from zero.
-    const mirror = (name: string, help: string, field: 'hits' | 'misses' | 'negativeHits'): void => {
-      let seen: object | undefined
-      let last = 0
-      new Counter({
-        name,
-        help,
-        registers,
-        collect () {
-          const stats = src.tokenCache().stats
-          if (stats !== seen) {
-            seen = stats
-            last = 0
-          }
-          const v = stats[field]
-          if (v > last) this.inc(v - last)
-          last = v
-        },
-      })
-    }
-    mirror('kubegate_token_cache_hits_total', 'Tokens found in the verified-token cache.', 'hits')
-    mirror('kubegate_token_cache_misses_total', 'Tokens that had to be verified.', 'misses')
-    mirror('kubegate_token_cache_negative_hits_total', 'Rejected tokens answered from the negative cache.', 'negativeHits')
-    new Gauge({ name: 'kubegate_token_cache_entries', help: 'Verified tokens held in the cache.', registers,
-      collect () { this.set(src.tokenCache().size) } })
-    new Gauge({ name: 'kubegate_jwks_last_success_timestamp_seconds', help: 'When the issuer\'s key set was last fetched successfully (0: never).', registers,
-      collect () { this.set(src.jwks().jwksLastSuccess / 1000) } })
-    new Gauge({ name: 'kubegate_jwks_keys', help: 'Usable keys in the current key set.', registers,
-      collect () { this.set(src.jwks().jwksKeys) } })
-    new Gauge({ name: 'kubegate_oidc_discovery_done', help: '1 once OIDC discovery succeeded.', registers,
-      collect () { this.set(src.jwks().discovered ? 1 : 0) } })
-    new Gauge({ name: 'kubegate_inflight_requests', help: 'Requests being served now (watches and logs -f included, upgrades not).', registers,
-      collect () { this.set(src.inflight()) } })
-    new Gauge({ name: 'kubegate_open_watches', help: 'Open long-running HTTP streams (watch, logs -f).', registers,
-      collect () { this.set(src.sessions('stream')) } })
-    new Gauge({ name: 'kubegate_upgraded_connections', help: 'Open exec/attach/port-forward sessions.', registers,
-      collect () { this.set(src.sessions('upgrade')) } })
-    new Gauge({ name: 'kubegate_ready', help: '1 when /readyz passes.', registers,
-      collect () { this.set(src.checks().every(([, ok]) => ok) ? 1 : 0) } })
-    new Gauge({ name: 'kubegate_readiness_check', help: 'Each readiness check: 1 passing, 0 failing.', labelNames: ['check'], registers,
-      collect () {
-        this.reset()
-        for (const [name, ok] of src.checks()) this.set({ check: name }, ok ? 1 : 0)
-      } })
-    new Gauge({ name: 'kubegate_upstream_up', help: 'Last apiserver health check: 1 answered, 0 failed (absent before the first).', registers,
-      collect () {
-        this.reset()
-        const up = src.upstreamUp()
-        if (up !== undefined) this.set(up ? 1 : 0)
-      } })
-    const store = src.storeState
-    if (store !== undefined) {
-      new Gauge({ name: 'kubegate_store_state', help: 'The store\'s state: 1 on the current one.', labelNames: ['state'], registers,
-        collect () {
-          const s = store()
-          for (const st of STORE_STATES) this.set({ state: st }, st === s ? 1 : 0)
-        } })
-    }
-  }
-
   return {
     registry,
     onAccess,
@@ -328,6 +338,6 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
       if (ok) lastReload.set(at / 1000)
     },
     onAuditDropped: (n) => { auditDropped.inc(n) },
-    bind,
+    bind: (src) => { registerCollectors(registers, src) },
   }
 }
