@@ -1,4 +1,5 @@
 // Composition root: which components kubegate is made of and how they are wired. Each is built by its own builder.
+import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { Authenticator } from './auth/authenticator.js'
 import { authenticationReadiness, bareAuthenticated, buildAuthentication, serviceAuthenticator, type Authentication } from './auth/build.js'
@@ -23,7 +24,6 @@ import { buildTokenSource, buildUpstream, buildUpstreamHealth, upstreamReadiness
 import type { UpstreamHealth } from './upstream/health.js'
 import { resolveUpstream, type UpstreamTarget } from './upstream/target.js'
 import type { TokenSource } from './upstream/token-source.js'
-import type { Server } from 'node:http'
 import { buildLogin } from './web/build.js'
 import type { LoginRoutes } from './web/routes.js'
 import type { LoginStateStore } from './web/state-store.js'
@@ -118,12 +118,14 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   const env = options.env ?? process.env
   const metrics = createMetrics({ version: process.env.npm_package_version })
 
+  // What a reload may replace (src/reload.ts rebuilds them with the same builders).
   const upstream = new Swappable(buildUpstream(config, resolveUpstream(config.upstream, env)))
   const token = new Swappable(buildTokenSource(config, upstream.current.target, logger))
   const authentication = new Swappable(buildAuthentication(config, { logger, onJwksFetch: metrics.onJwksFetch, now }))
   const audit = new Swappable(buildAudit(config.audit, logger, metrics.onAuditDropped))
   const authenticator = serviceAuthenticator(authentication)
 
+  // What lives as long as the process.
   const sessions = createSessionRegistry()
   const sharedState = createSharedState(config, { authenticator, sessions, logger, now })
   const health = buildUpstreamHealth(config, upstream, token, logger)
@@ -139,6 +141,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   ]
   const probeRoutes = createProbeRoutes(() => checks)
 
+  // The request pipeline: one for plain requests and upgrades (src/server/handler.ts).
   listener.attach(createRequestHandlers({
     authentication,
     upstream,
@@ -158,6 +161,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   if (options.unsafeBenchBarePassThrough !== undefined) logger.warn('BENCHMARK BARE PASS-THROUGH: authentication is OFF in this process')
   bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, checks, health, sharedState, storeState: options.storeState })
 
+  // Start: issuer discovery, shared state, then the metrics listener and the proxy listener.
   await authentication.current.verifier.start()
   await sharedState.start(config.store.timeoutMilliseconds * 8)
   const metricsServer = await startMetricsServer({ host: config.metrics.listen.host, port: config.metrics.listen.port, registry: metrics.registry, probes: probeRoutes, logger })
