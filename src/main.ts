@@ -1,7 +1,7 @@
 // Composition root: which components kubegate is made of and how they are wired. Each is built by its own builder.
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
-import type { Authenticator } from './auth/authenticator.js'
+import type { Authenticated, Authenticator } from './auth/authenticator.js'
 import { authenticationReadiness, bareAuthenticated, buildAuthentication, serviceAuthenticator, type Authentication } from './auth/build.js'
 import type { Config } from './config/load.js'
 import { buildAudit, type AuditLog } from './log/audit.js'
@@ -114,8 +114,7 @@ interface Wiring {
  */
 export async function start (config: Config, options: StartOptions = {}): Promise<Kubegate> {
   const logger = options.logger ?? createLogger({ level: config.log.level })
-  const { now } = options
-  const env = options.env ?? process.env
+  const { now, env = process.env } = options
   const metrics = createMetrics({ version: process.env.npm_package_version })
 
   // What a reload may replace (src/reload.ts rebuilds them with the same builders).
@@ -156,9 +155,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     onAccess: (r) => { metrics.onAccess(r); audit.current?.record(r); options.onAccess?.(r) },
     onAuthFailure: (f) => { metrics.onAuthFailure(f); options.onAuthFailure?.(f) },
     clientAddress: createClientAddress(config.server.trustedProxies),
-    bareIdentity: options.unsafeBenchBarePassThrough === undefined ? undefined : bareAuthenticated(options.unsafeBenchBarePassThrough),
+    bareIdentity: benchBareIdentity(options, logger),
   }))
-  if (options.unsafeBenchBarePassThrough !== undefined) logger.warn('BENCHMARK BARE PASS-THROUGH: authentication is OFF in this process')
   bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, checks, health, sharedState, storeState: options.storeState })
 
   // Start: issuer discovery, shared state, then the metrics listener and the proxy listener.
@@ -172,6 +170,13 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   logger.info({ url, metrics: metricsServer.url, upstream: upstream.current.target.origin, upstreamSource: upstream.current.target.source, issuer: config.oidc.issuerUrl }, 'kubegate listening')
   const wiring: Wiring = { config, logger, metrics, upstream, token, authentication, audit, sessions, sharedState, health, login, listener, checks, closing }
   return running(wiring, url, port, metricsServer, env, now)
+}
+
+/** @internal The bench harness's fixed identity (StartOptions.unsafeBenchBarePassThrough), said loudly. */
+function benchBareIdentity (options: StartOptions, logger: Logger): Authenticated | undefined {
+  if (options.unsafeBenchBarePassThrough === undefined) return undefined
+  logger.warn('BENCHMARK BARE PASS-THROUGH: authentication is OFF in this process')
+  return bareAuthenticated(options.unsafeBenchBarePassThrough)
 }
 
 /** The handle on a started kubegate: its serving components, reload and the shutdown steps. */
