@@ -2,7 +2,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { Authenticated, Authenticator } from './auth/authenticator.js'
-import { authenticationReadiness, bareAuthenticated, buildAuthentication, serviceAuthenticator, type Authentication } from './auth/build.js'
+import { authenticationReadiness, bareAuthenticated, buildAuthentication, servingAuthenticator, type Authentication } from './auth/build.js'
 import type { Config } from './config/load.js'
 import { buildAudit, type AuditLog } from './log/audit.js'
 import type { AccessRecord } from './log/access-record.js'
@@ -122,7 +122,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   const token = new Swappable(buildTokenSource(config, upstream.current.target, logger))
   const authentication = new Swappable(buildAuthentication(config, { logger, onJwksFetch: metrics.onJwksFetch, now }))
   const audit = new Swappable(buildAudit(config.audit, logger, metrics.onAuditDropped))
-  const authenticator = serviceAuthenticator(authentication)
+  const authenticator = servingAuthenticator(authentication)
 
   // What lives as long as the process.
   const sessions = createSessionRegistry()

@@ -104,7 +104,7 @@ export function authenticationReadiness (current: Current<Authentication>): Read
  * An Authenticator that always acts on the serving one, for the components that keep a reference
  * (revocation evicts through it, the login page verifies through it).
  */
-export function serviceAuthenticator (current: Current<Authentication>): Authenticator {
+export function servingAuthenticator (current: Current<Authentication>): Authenticator {
   return {
     authenticate: (t) => current.current.authenticator.authenticate(t),
     evict: (p) => current.current.authenticator.evict(p),
