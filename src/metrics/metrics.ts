@@ -1,7 +1,7 @@
 // kubegate's Prometheus metrics: the API components report to, the request-path metrics and their closed label sets.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { isLongRunning } from '../k8s/request-info.js'
-import type { AccessRecord } from '../server/handler.js'
+import type { AccessRecord } from '../log/access-record.js'
 import { FastCounter, FastHistogram, registerFastMetric, type CounterSeries } from './fast-metrics.js'
 import { registerScrapeCollectors, type MetricsSources } from './scrape-collectors.js'
 
