@@ -34,7 +34,7 @@ function hasOuterWhitespace (v: string): boolean {
  * create a different group), Impersonate-Uid when present. Built once per verified token and cached with it.
  *
  * The final check (invariant 2) runs here, on the only producer of these headers: it throws (500) if the
- * block would not carry exactly one clean, non-empty user.
+ * block would not carry exactly one clean, non-empty user, or a user or group value holds a comma.
  */
 export function buildImpersonationHeaders (identity: Identity): readonly string[] {
   const out: string[] = ['Impersonate-User', toWireValue(identity.user)]
@@ -52,10 +52,10 @@ export function assertImpersonationBlock (block: readonly string[]): void {
     if (typeof value !== 'string' || value === '' || BAD_VALUE.test(value) || hasOuterWhitespace(value)) {
       throw new KubegateError('KG_ERR_INTERNAL', `impersonation header ${name} has an unsafe value`)
     }
-    if (name === 'Impersonate-User') {
-      users++
-      if (value.includes(',')) throw new KubegateError('KG_ERR_INTERNAL', 'impersonated user contains a comma')
-    } else if (name !== 'Impersonate-Group' && name !== 'Impersonate-Uid') {
+    if (name === 'Impersonate-User' || name === 'Impersonate-Group') {
+      if (name === 'Impersonate-User') users++
+      if (value.includes(',')) throw new KubegateError('KG_ERR_INTERNAL', `${name} value contains a comma`)
+    } else if (name !== 'Impersonate-Uid') {
       throw new KubegateError('KG_ERR_INTERNAL', `unexpected impersonation header ${name}`)
     }
   }

@@ -1,5 +1,5 @@
 /**
- * The security contract (../shared/design/security.md) on the plain HTTP path, end to end: real kubegate on
+ * The security contract (docs/security.md) on the plain HTTP path, end to end: real kubegate on
  * loopback TLS, the Dex-shaped issuer, and the apiserver double that records every byte it receives.
  * "Zero upstream" = the double saw no new request and no new TCP connection.
  */
@@ -72,6 +72,16 @@ describe('token forgery', () => {
       assertStatus(await get('/api/v1/namespaces/default/pods'), 401, 'Unauthorized')
       assertStatus(await get('/api/v1/namespaces/default/pods', ['Authorization', 'Bearer ']), 401, 'Unauthorized')
       assertStatus(await get('/api/v1/namespaces/default/pods', ['Authorization', 'Bearer']), 401)
+    })
+  })
+
+  it('a valid token after two spaces (Bearer  <token>): 401, zero upstream, as the apiserver\'s single-space split', async () => {
+    const t = await tok({ email: 'user01@example.com' })
+    assert.equal((await get('/api/v1/namespaces/user01/pods', bearer(t))).status, 200, 'the token itself is good')
+    await zeroUpstream(async () => {
+      for (const header of [`Bearer  ${t}`, `Bearer   ${t}`, `bearer  ${t}`]) {
+        assertStatus(await get('/api/v1/namespaces/user01/pods', ['Authorization', header]), 401, 'Unauthorized')
+      }
     })
   })
 
@@ -209,6 +219,14 @@ describe('claims', () => {
     assert.deepEqual(headerLines(lastUpstream().rawHeaders, 'impersonate-group'), [])
     await zeroUpstream(async () => {
       for (const groups of [42, [['a']], [{ a: 1 }], [1]]) assertStatus(await get('/api/v1/pods', bearer(await tok({ groups }))), 401)
+    })
+  })
+
+  it('a group value with a comma: 401, zero upstream (one group line must mean one group, as for the user)', async () => {
+    await zeroUpstream(async () => {
+      for (const groups of ['dev,system:masters', ['students', 'a,b'], [',']]) {
+        assertStatus(await get('/api/v1/namespaces/user01/pods', bearer(await tok({ email: 'user01@example.com', groups }))), 401, 'Unauthorized')
+      }
     })
   })
 
