@@ -322,6 +322,16 @@ describe('smuggling, connections, targets', () => {
     assert.ok(r.closedByServer)
   })
 
+  it('the strict parser: a header with whitespace before its colon, or an obsolete line fold, is 400 with zero upstream', async () => {
+    // Node's lenient parser (insecureHTTPParser) would accept both; a proxy that reads such a header one way
+    // while the next hop reads it another is how header smuggling starts.
+    const t = await tok({ email: 'user01@example.com' })
+    for (const head of [`Authorization : Bearer ${t}\r\n`, `Authorization: Bearer ${t}\r\nX-Note: a\r\n b\r\n`]) {
+      const r = await zeroUpstream(() => rawExchange(s.kg.url, `GET /api/v1/namespaces/user01/pods HTTP/1.1\r\nHost: x\r\n${head}\r\n`, { ca: s.caPem }))
+      assert.deepEqual(r.statuses, [400], JSON.stringify(head))
+    }
+  })
+
   it('pipelined: a valid request then one without a token on the same connection', async () => {
     const t = await tok({ email: 'user01@example.com' })
     const before = s.apiserver.requests.length
@@ -402,6 +412,21 @@ describe('limits', () => {
       const r = await rawExchange(s.kg.url, `GET /api HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${huge}\r\n\r\n`, { ca: s.caPem })
       assert.deepEqual(r.statuses, [431])
     })
+  })
+
+  it('a flood of 200 forged tokens does not stop a valid user: every valid request answered 200, no forged one forwarded', async () => {
+    const t = await tok({ email: 'user01@example.com' })
+    assert.equal((await get('/api/v1/namespaces/user01/pods', bearer(t))).status, 200)
+    const forged = Array.from({ length: 200 }, (_, i) => forgeJunkSignature(s.issuer.claims({ jti: `flood-${i}` }), { alg: 'RS256', kid: s.issuer.currentKid }))
+    const before = s.apiserver.requests.length
+    const [floodAnswers, validAnswers] = await Promise.all([
+      Promise.all(forged.map((f) => get('/api/v1/namespaces/user01/pods', bearer(f)))),
+      Promise.all(Array.from({ length: 20 }, () => get('/api/v1/namespaces/user01/pods', bearer(t)))),
+    ])
+    assert.deepEqual(validAnswers.map((r) => r.status), validAnswers.map(() => 200))
+    // Refused: 401, or 503 (retry) when the verifier's pending queue is full; never forwarded.
+    for (const r of floodAnswers) assert.ok(r.status === 401 || r.status === 503, String(r.status))
+    assert.equal(s.apiserver.requests.length - before, validAnswers.length, 'only the valid requests reached the apiserver')
   })
 
   it('a 10 KiB token (over the 8 KiB cap, under the header limit): 401', async () => {
