@@ -590,6 +590,23 @@ describe('keys', () => {
   })
 })
 
+describe('prefixes neutralise reserved names', () => {
+  let p: Stack
+  before(async () => {
+    p = await startStack({ config: { oidc: { usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' }, log: { level: 'warn' } } })
+  })
+  after(async () => { await p?.close() })
+
+  it('with prefix oidc:, a system: user and group are forwarded as oidc:system:...', async () => {
+    const t = await p.issuer.token({ email: 'system:admin', groups: ['system:masters', 'dev'] })
+    const r = await httpsRequest(p.kg.url + '/api/v1/namespaces/user01/pods', { headers: bearer(t), ca: p.caPem, target: '/api/v1/namespaces/user01/pods' })
+    const up = p.apiserver.requests.at(-1)
+    assert.ok(up !== undefined, `nothing forwarded (${r.status})`)
+    assert.deepEqual(headerLines(up.rawHeaders, 'impersonate-user'), ['oidc:system:admin'])
+    assert.deepEqual(headerLines(up.rawHeaders, 'impersonate-group'), ['oidc:system:masters', 'oidc:dev'])
+  })
+})
+
 describe('leaks', () => {
   it('no minted token and not the service-account token appear in any log line', async () => {
     await new Promise((r) => setTimeout(r, 100))
