@@ -19,7 +19,7 @@ const BEARER = 'base64url.bearer.authorization.k8s.io.'
 const b64 = (s: string): string => Buffer.from(s).toString('base64url')
 const tokenHash = (t: string): string => createHash('sha256').update(t).digest('base64url')
 
-describe('upgrade security cases (security.md)', () => {
+describe('upgrade security cases (docs/security.md)', () => {
   let stack: Stack
   let token: string
   const revoked = new Set<string>()
