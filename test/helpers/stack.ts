@@ -67,7 +67,10 @@ export function testConfigTree (issuer: TestIssuer, apiserver: ApiServerDouble):
       signingAlgs: ['RS256'],
       clockSkewSeconds: 60,
     },
-    upstream: { server: apiserver.url, caFile: apiserver.caFile, tokenFile: apiserver.tokenFile },
+    // kubegate's periodic `GET /readyz` to the apiserver would land in the double's request log at a moment
+    // that depends on timing, and tests count upstream requests ("zero upstream", "upstream saw one"): one
+    // probe at start, then none within a test run. readiness.test.ts sets its own interval.
+    upstream: { server: apiserver.url, caFile: apiserver.caFile, tokenFile: apiserver.tokenFile, healthCheckSeconds: 3600 },
     log: { level: 'debug' },
   }
 }
