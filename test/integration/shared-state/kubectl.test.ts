@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { runRevocationCommand } from '../../../src/shared-state/cli.js'
-import { hasKubectl, kubectl, writeKubeconfig } from '../../helpers/kubectl.js'
+import { kubectl, writeKubeconfig } from '../../helpers/kubectl.js'
 import { createTempDir, getTestPki, issueServerCert } from '../../helpers/pki.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
 
@@ -26,7 +26,7 @@ function runCli (args: string[], env: Record<string, string>): Promise<{ code: n
   })
 }
 
-describe('real kubectl after a revocation', { skip: !hasKubectl() }, () => {
+describe('real kubectl after a revocation', () => {
   let s: Stack
   let caFile: string
   before(async () => {
