@@ -1,9 +1,8 @@
 // `kubegate rbac`: prints the ClusterRole and binding kubegate's ServiceAccount needs for the configured issuers (impersonation of users, groups, uids and exactly the mapped extra keys).
-import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from '../config/load.js'
 import { AuthenticationConfigError } from './field-error.js'
-import { authenticationFromFlags } from './from-flags.js'
-import { readAuthenticationConfiguration, type LoadedAuthentication } from './load.js'
+import { loadAuthentication } from './from-config.js'
+import type { LoadedAuthentication } from './load.js'
 import { renderImpersonationRbac } from './rbac.js'
 
 export interface RbacIo {
@@ -27,10 +26,7 @@ Options:
   --name ROLE              name of the ClusterRole and binding (default kubegate-impersonator)`
 
 function loadIssuers (settings: string[], env: Readonly<Record<string, string | undefined>>): LoadedAuthentication {
-  const config = loadConfig({ argv: settings, env })
-  if (config.authentication.configFile !== undefined) return readAuthenticationConfiguration(config.authentication.configFile)
-  const ca = config.oidc.caFile === undefined ? undefined : readFileSync(config.oidc.caFile, 'utf8')
-  return authenticationFromFlags(config.oidc, ca)
+  return loadAuthentication(loadConfig({ argv: settings, env }))
 }
 
 const OWN_FLAGS = new Set(['namespace', 'service-account', 'name'])

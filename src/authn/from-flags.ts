@@ -49,6 +49,9 @@ export function jwtAuthenticatorFromFlags (oidc: OidcFlags, caPem: string | unde
   }
 }
 
+/** LoadedAuthentication.source of the flags. */
+export const FLAGS_SOURCE = '--oidc-* flags'
+
 /** The flags as a loaded configuration (validated like a file; loadConfig has already checked the flags themselves). */
 export function authenticationFromFlags (oidc: OidcFlags, caPem: string | undefined): LoadedAuthentication {
   const configuration: AuthenticationConfiguration = {
@@ -57,5 +60,5 @@ export function authenticationFromFlags (oidc: OidcFlags, caPem: string | undefi
     anonymous: undefined,
   }
   const fingerprint = createHash('sha256').update(JSON.stringify([oidc, caPem ?? null])).digest('base64url')
-  return compileAuthentication('--oidc-* flags', configuration, oidc.signingAlgs, fingerprint)
+  return compileAuthentication(FLAGS_SOURCE, configuration, oidc.signingAlgs, fingerprint)
 }

@@ -140,7 +140,14 @@ export const ISSUER_KEYS = ['issuerUrl', 'clientId', 'caFile', 'usernameClaim', 
  */
 function validateAuthenticationSource (raw: Raw, problems: string[]): void {
   const file = raw.get('authentication.configFile')?.value
-  if (file === undefined || file === null || file === '') return
+  if (file === undefined || file === null || file === '') {
+    // Without the file, the flags describe the one issuer.
+    for (const key of ['issuerUrl', 'clientId'] as const) {
+      const v = raw.get(`oidc.${key}`)?.value
+      if (v === undefined || v === null || v === '') problems.push(`oidc.${key}: required`)
+    }
+    return
+  }
   // The file is validated here, with the rest of the configuration: its problems are listed with the
   // others and kubegate exits before listening; at reload a bad file refuses the reload the same way.
   if (typeof file === 'string') {

@@ -39,8 +39,8 @@ export const SCHEMA = {
     },
   },
   oidc: {
-    issuerUrl: { type: 'string', required: true, doc: 'Issuer URL; must be https and equal the `iss` claim exactly.' },
-    clientId: { type: 'string', required: true, doc: 'Client id; tokens must carry it in `aud`.' },
+    issuerUrl: { type: 'string', doc: 'Issuer URL; must be https and equal the `iss` claim exactly. Required unless `authentication.configFile` is set.' },
+    clientId: { type: 'string', doc: 'Client id; tokens must carry it in `aud`. Required unless `authentication.configFile` is set.' },
     caFile: { type: 'string', doc: 'CA bundle for the issuer (default: the system roots).' },
     usernameClaim: { type: 'string', default: 'sub', doc: 'Claim used as the user name (Dex: `email`).' },
     usernamePrefix: {
