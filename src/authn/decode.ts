@@ -121,7 +121,14 @@ function checkTypeMeta (tree: Record<string, unknown>, errors: FieldError[]): bo
   return ok
 }
 
-/** Decodes the file's text; the returned errors are all problems found (empty = decoded). */
+export function isUnknownField (e: FieldError): boolean {
+  return e.type === 'Forbidden' && e.detail === 'unknown field'
+}
+
+/**
+ * Decodes the file's text; `errors` are all problems found (empty = decoded). With only unknown fields,
+ * `config` holds the known ones (the file is still refused).
+ */
 export function decodeAuthenticationConfiguration (text: string): { config: AuthenticationConfiguration | undefined, errors: FieldError[] } {
   const errors: FieldError[] = []
   const tree = parseTree(text, errors)
@@ -132,5 +139,7 @@ export function decodeAuthenticationConfiguration (text: string): { config: Auth
   }
   if (!checkTypeMeta(tree as Record<string, unknown>, errors)) return { config: undefined, errors }
   const config = decodeValue(ROOT, tree, new FieldPath(''), errors) as unknown as AuthenticationConfiguration
-  return { config: errors.length > 0 ? undefined : config, errors }
+  // Unknown fields leave the known ones intact: the caller may still validate them and report everything at
+  // once. A wrong type leaves a zero value behind, which validation would misreport: no config then.
+  return { config: errors.every(isUnknownField) ? config : undefined, errors }
 }

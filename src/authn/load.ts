@@ -30,6 +30,10 @@ export function compileAuthentication (source: string, configuration: Authentica
 export function parseAuthenticationConfiguration (text: string, source: string, options?: ValidationOptions): LoadedAuthentication {
   const { config, errors } = decodeAuthenticationConfiguration(text)
   if (config === undefined) throw new AuthenticationConfigError(source, errors)
+  if (errors.length > 0) {
+    // Strict decoding refused unknown fields; the known ones are validated too, so every problem shows at once.
+    throw new AuthenticationConfigError(source, [...errors, ...validateAuthenticationConfiguration(config, options).errors])
+  }
   const fingerprint = createHash('sha256').update(text).digest('base64url')
   return compileAuthentication(source, config, CONFIG_FILE_SIGNING_ALGS, fingerprint, options)
 }

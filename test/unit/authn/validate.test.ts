@@ -32,6 +32,12 @@ describe('authn validation: the file as a whole', () => {
     const got = problems(file([jwt({ issuer: { url: 'http://x', audiences: [] }, claimMappings: { username: { claim: 'sub' } } })]))
     assert.deepEqual(got.map((l) => l.split(':')[0]), ['jwt[0].issuer.url', 'jwt[0].issuer.audiences', 'jwt[0].claimMappings.username.prefix'])
   })
+  it('unknown fields and the rules of the known ones are reported together', () => {
+    expectProblems(file([{ ...jwt(), issuer: { url: 'http://x', audiences: ['a'], audience: 'a' } }]), [
+      'jwt[0].issuer.audience: Forbidden: unknown field',
+      'jwt[0].issuer.url: Invalid value: "http://x": URL scheme must be https',
+    ])
+  })
   it('anonymous with conditions but not enabled', () => {
     expectProblems(file([jwt()], { anonymous: { enabled: false, conditions: [{ path: '/livez' }] } }), ['anonymous.conditions: Invalid value: ["/livez"]: enabled should be set to true when conditions are defined'])
   })
