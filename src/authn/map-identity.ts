@@ -118,7 +118,8 @@ export function createIdentityMapper (a: CompiledJwtAuthenticator, guards: Guard
       checkUserRules(a, mapped)
       const sub = typeof payload.sub === 'string' ? payload.sub : ''
       const iat = typeof payload.iat === 'number' ? payload.iat : undefined
-      return guardIdentity({ ...mapped, sub, exp, iat }, guards)
+      const { user, groups: g, uid: u, extra: x } = mapped
+      return guardIdentity(x === undefined ? { user, groups: g, uid: u, sub, exp, iat } : { user, groups: g, uid: u, extra: x, sub, exp, iat }, guards)
     } catch (err) {
       if (isKubegateError(err)) throw err
       if (err instanceof CelEvaluationError || err instanceof CelResultError) refuse(err.message)

@@ -1,7 +1,7 @@
-// The `--oidc-*` flags as one JWT authenticator: the same identities and refusals as the flag mapper (src/claims/map.ts) on a grid of settings and tokens.
+// The `--oidc-*` flags as one JWT authenticator: the same identities and refusals as the previous flag mapper (previous-flag-mapper.ts) on a grid of settings and tokens.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createClaimMapper } from '../../../src/claims/map.js'
+import { createClaimMapper } from './previous-flag-mapper.js'
 import { authenticationFromFlags, jwtAuthenticatorFromFlags, usernamePrefixFromFlags } from '../../../src/authn/from-flags.js'
 import { createIdentityMapper } from '../../../src/authn/map-identity.js'
 import { isKubegateError } from '../../../src/errors.js'
@@ -50,6 +50,7 @@ const TOKENS: Array<Record<string, unknown>> = [
   { sub: 42, email: 42, hd: 'example.com' },
   { sub: null, email: null, hd: 'example.com' },
   { sub: 'a,b', email: 'a,b@x', hd: 'example.com' },
+  { sub: 'alice', email: 'alice@example.com', hd: 'example.com', groups: ['dev,system:masters'] },
   { sub: 'alice', email: 'alice@example.com', hd: 'example.com', groups: ['開発チーム'] },
   { sub: 'alice', email: 'alice@example.com', hd: 'example.com', iat: 1_700_000_000 },
 ]
