@@ -27,6 +27,9 @@ export interface Issuer<V extends IssuerVerifier> {
 
 export interface IssuerSet<V extends IssuerVerifier> {
   readonly router: IssuerRouter<Issuer<V>>
+  /** The issuer a token claims to come from (unverified `iss`, exact match), or undefined: for TokenReview routing. */
+  route: (token: string) => Issuer<V> | undefined
+  hasIssuer: (iss: string) => boolean
   /** For the token cache: routes by the unverified `iss`; a token of no configured issuer is a 401. */
   verify: IssuerVerifier['verify']
   /** For the token cache: maps with the rules of the issuer that verified the token (`iss` is verified by now). */
@@ -56,6 +59,8 @@ export function createIssuerSet<V extends IssuerVerifier> (auth: LoadedAuthentic
   const all = [...router.entries()].map(([, i]) => i)
   return {
     router,
+    route: (token) => router.route(token),
+    hasIssuer: (iss) => router.hasIssuer(iss),
     verify (token) {
       const issuer = router.route(token)
       return issuer === undefined ? Promise.reject(new KubegateError('KG_ERR_BAD_TOKEN', 'the token is not from a configured issuer', { failure: 'unknown_issuer' })) : issuer.verifier.verify(token)
