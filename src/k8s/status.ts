@@ -1,3 +1,4 @@
+// Kubernetes Status JSON answers for kubegate's own refusals and failures, to an HTTP response or a raw socket.
 import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { ERRORS, type ErrorCode, type KubegateError } from '../errors.js'
