@@ -1,0 +1,101 @@
+// kubegate's own calls to the apiserver API (SubjectAccessReview, TokenReview): one JSON POST with kubegate's credential, on a pool of its own.
+import { Pool } from 'undici'
+import { KubegateError } from '../errors.js'
+import type { UpstreamTarget } from '../upstream/target.js'
+
+export interface ApiClientOptions {
+  readonly target: UpstreamTarget
+  /** kubegate's current `Bearer <token>` (read at each call: the file rotates). */
+  readonly authorization: () => string
+  /** Whole-call limit (connect, headers and body); a review that takes longer fails closed. */
+  readonly timeoutMs: number
+  readonly connections?: number
+}
+
+export interface ApiClient {
+  /**
+   * `POST <path>` with `object` as JSON; resolves the parsed object of a 200/201 answer. Rejects with
+   * KG_ERR_REVIEW_NOT_PERMITTED when the apiserver refuses kubegate itself (401, 403: its RBAC lacks the
+   * right) and KG_ERR_REVIEW_UNAVAILABLE for anything else (unreachable, slow, 5xx, 429, unreadable answer).
+   */
+  create: (path: string, object: unknown) => Promise<unknown>
+  close: () => Promise<void>
+}
+
+/** Review answers are small; a larger one is not a review. */
+const MAX_BODY_BYTES = 1024 * 1024
+
+/**
+ * Reviews go on their own small pool rather than the forwarder's: a review must not queue behind a
+ * burst of proxied requests it is gating, and the forwarder's pool is sized for those. Same TLS rules as
+ * the forwarder (the configured CA and server name, verification always on, HTTP/1.1), no redirects.
+ */
+export function createApiClient (options: ApiClientOptions): ApiClient {
+  const t = options.target
+  const pool = new Pool(t.origin, {
+    connections: options.connections ?? 8,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    connect: { ca: t.ca, servername: t.servername, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] },
+  })
+
+  async function create (path: string, object: unknown): Promise<unknown> {
+    const body = JSON.stringify(object)
+    let res: Awaited<ReturnType<Pool['request']>>
+    try {
+      res = await pool.request({
+        path,
+        method: 'POST',
+        headers: { authorization: options.authorization(), 'content-type': 'application/json', accept: 'application/json' },
+        body,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      })
+    } catch (err) {
+      throw unavailable(path, err)
+    }
+    let text: string
+    try {
+      text = await readLimited(res.body)
+    } catch (err) {
+      throw unavailable(path, err)
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      throw new KubegateError('KG_ERR_REVIEW_NOT_PERMITTED', `POST ${path}: the apiserver answered ${res.statusCode}`, { failure: 'review_not_permitted' })
+    }
+    if (res.statusCode !== 200 && res.statusCode !== 201) {
+      throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: the apiserver answered ${res.statusCode}`, { failure: 'review_failed' })
+    }
+    try {
+      return JSON.parse(text) as unknown
+    } catch (err) {
+      throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: the answer is not JSON`, { cause: err, failure: 'review_failed' })
+    }
+  }
+
+  return {
+    create,
+    close: async () => { await pool.close() },
+  }
+}
+
+async function readLimited (body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = []
+  let n = 0
+  for await (const c of body) {
+    n += c.length
+    if (n > MAX_BODY_BYTES) throw new Error('review answer too large')
+    chunks.push(c)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function unavailable (path: string, err: unknown): KubegateError {
+  const e = err as { code?: string, name?: string, message?: string }
+  const what = e.code ?? e.name ?? 'error'
+  return new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: ${what}: ${e.message ?? String(err)}`, {
+    cause: err,
+    failure: e.name === 'TimeoutError' || (e.code ?? '').includes('TIMEOUT') ? 'review_timeout' : 'review_unreachable',
+  })
+}
