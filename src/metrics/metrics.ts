@@ -29,6 +29,10 @@ export interface KubegateMetrics {
   readonly onJwksFetch: (ok: boolean) => void
   readonly onReload: (ok: boolean, at: number) => void
   readonly onAuditDropped: (n: number) => void
+  /** A SubjectAccessReview the apiserver answered (or could not): nested impersonation. */
+  readonly onSubjectAccessReview: (result: 'allowed' | 'denied' | 'error') => void
+  /** A TokenReview the apiserver answered (or could not): token passthrough. */
+  readonly onTokenReview: (result: 'authenticated' | 'unauthenticated' | 'error') => void
   /** Attaches the scrape-time collectors (called once the components exist). */
   readonly bind: (sources: MetricsSources) => void
 }
@@ -82,6 +86,9 @@ export const KNOWN_AUTH_OUTCOMES: ReadonlySet<string> = new Set([
   'no_token', 'token_too_large', 'duplicate_authorization', 'bad_subprotocol', 'identity_headers',
   // availability and admissions
   'issuer_unavailable', 'busy', 'revoked', 'rate_limited', 'too_many_streams',
+  // nested impersonation and token passthrough
+  'impersonation_denied', 'impersonation_invalid', 'token_review_refused', 'review_timeout', 'review_unreachable',
+  'review_failed', 'review_not_permitted',
 ])
 
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -224,6 +231,20 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
     help: 'Audit events dropped because the audit file could not keep up.',
     registers,
   })
+  const sars = new Counter({
+    name: 'kubegate_subject_access_reviews_total',
+    help: 'SubjectAccessReviews sent for nested impersonation, by answer: allowed, denied, error (cached answers not counted).',
+    labelNames: ['result'],
+    registers,
+  })
+  const tokenReviews = new Counter({
+    name: 'kubegate_token_reviews_total',
+    help: 'TokenReviews sent for token passthrough, by answer: authenticated, unauthenticated, error (cached answers not counted).',
+    labelNames: ['result'],
+    registers,
+  })
+  for (const r of ['allowed', 'denied', 'error']) sars.labels(r).inc(0)
+  for (const r of ['authenticated', 'unauthenticated', 'error']) tokenReviews.labels(r).inc(0)
   for (const r of ['success', 'failure']) {
     jwksFetches.labels(r).inc(0)
     reloads.labels(r).inc(0)
@@ -327,6 +348,8 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
       if (ok) lastReload.set(at / 1000)
     },
     onAuditDropped: (n) => { auditDropped.inc(n) },
+    onSubjectAccessReview: (result) => { sars.labels(result).inc() },
+    onTokenReview: (result) => { tokenReviews.labels(result).inc() },
     bind,
   }
 }
