@@ -2,6 +2,7 @@
 import type { Authenticated } from '../auth/authenticator.js'
 import type { Identity } from '../auth/identity.js'
 import { isPassedThrough } from '../auth/token-review.js'
+import type { ClientHeaders } from './client-headers.js'
 import { KubegateError, toKubegateError } from '../errors.js'
 import { decideImpersonation, type Authorize } from './decide.js'
 import { buildImpersonationHeaders } from './headers.js'
@@ -33,9 +34,8 @@ export interface ClientIdentityOptions {
 export type ClientIdentityOutcome = Authenticated | KubegateError
 
 /**
- * Runs after authentication, on plain requests and upgrades alike. `rawHeaders` are the client's header
- * lines as received; `identityHeader` is the header scan's finding that one of them is an identity header
- * (most requests carry none and return at once, synchronously).
+ * Runs after authentication, on plain requests and upgrades alike, with the header scan's identity lines
+ * (`Impersonate-*`, `X-Remote-*` as received; most requests carry none and return at once, synchronously).
  *
  * - nested impersonation off, or an identity header kubegate never interprets (X-Remote-*, `Impersonate_User`,
  *   an unknown `Impersonate-Foo`): 403, as before nested impersonation existed;
@@ -46,12 +46,12 @@ export type ClientIdentityOutcome = Authenticated | KubegateError
  *   forwards as the resulting identity, with headers kubegate builds.
  */
 export function createClientIdentityStep (options: ClientIdentityOptions) {
-  return function clientIdentity (auth: Authenticated, rawHeaders: readonly string[], identityHeader: boolean): ClientIdentityOutcome | Promise<ClientIdentityOutcome> {
-    if (!identityHeader) return auth
+  return function clientIdentity (auth: Authenticated, scan: Pick<ClientHeaders, 'identityHeader' | 'identityLines'>): ClientIdentityOutcome | Promise<ClientIdentityOutcome> {
+    if (!scan.identityHeader) return auth
     if (!options.nested) return new KubegateError('KG_ERR_IDENTITY_HEADERS', undefined, { failure: 'identity_headers' })
     let ask: ReturnType<typeof readImpersonationAsk>
     try {
-      ask = readImpersonationAsk(rawHeaders)
+      ask = readImpersonationAsk(scan.identityLines ?? [])
     } catch (err) {
       return toKubegateError(err)
     }
