@@ -9,6 +9,8 @@ export const ERRORS = {
   KG_ERR_TOKEN_EXPIRED: { status: 401, reason: 'Unauthorized', message: 'Unauthorized' },
   KG_ERR_BAD_CLAIMS: { status: 401, reason: 'Unauthorized', message: 'Unauthorized' },
   KG_ERR_RESERVED_IDENTITY: { status: 401, reason: 'Unauthorized', message: 'Unauthorized' },
+  // The apiserver's WebSocket protocol authenticator fails these requests: 401, as any other failed token.
+  KG_ERR_BAD_SUBPROTOCOL: { status: 401, reason: 'Unauthorized', message: 'Unauthorized' },
   KG_ERR_REVOKED: { status: 401, reason: 'Unauthorized', message: 'Unauthorized: the credentials were revoked' },
   KG_ERR_IDENTITY_HEADERS: {
     status: 403,
@@ -33,7 +35,6 @@ export const ERRORS = {
     reason: 'BadRequest',
     message: 'only websocket and SPDY/3.1 upgrades are supported',
   },
-  KG_ERR_BAD_SUBPROTOCOL: { status: 400, reason: 'BadRequest', message: 'invalid bearer token subprotocol' },
   KG_ERR_HTTP_VERSION: { status: 505, reason: 'BadRequest', message: 'only HTTP/1.0 and HTTP/1.1 are supported' },
   KG_ERR_METHOD_NOT_ALLOWED: { status: 405, reason: 'MethodNotAllowed', message: 'method not allowed' },
   KG_ERR_NOT_FOUND: { status: 404, reason: 'NotFound', message: 'not found' },

@@ -1,8 +1,10 @@
+// Process lifecycle around a running kubegate: the rolling-update shutdown sequence and reload on SIGHUP or file change.
 import { stat, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { ConfigError, type Config } from './config/load.js'
-import { ReloadError, type Kubegate } from './main.js'
+import type { Kubegate } from './main.js'
+import { ReloadError } from './reload.js'
 
 export interface ShutdownOptions {
   /** Keep accepting (readiness failing) this long, so endpoints stop routing here first. */
@@ -85,73 +87,114 @@ export function configFileFrom (argv: readonly string[], env: Readonly<Record<st
   return env.KUBEGATE_CONFIG
 }
 
+/** A file's identity and content stamp (inode, size, mtime), or `missing`. */
+function fileSignature (file: string): Promise<string> {
+  return new Promise((res) => stat(file, (err, s) => res(err === null ? `${s.ino}:${s.size}:${s.mtimeMs}` : 'missing')))
+}
+
+async function snapshotFiles (files: readonly string[]): Promise<Map<string, string>> {
+  const m = new Map<string, string>()
+  for (const f of files) m.set(f, await fileSignature(f))
+  return m
+}
+
+/**
+ * Watches the directories holding `files`; `onChange` on an event for one of them or for the atomic writer
+ * of Secret and projected volumes (`..data`, `..2024_01_01...`).
+ */
+function watchDirectories (files: readonly string[], onChange: () => void, logger: Logger): FSWatcher[] {
+  const byDir = new Map<string, Set<string>>()
+  for (const f of files) {
+    const d = dirname(f)
+    let set = byDir.get(d)
+    if (set === undefined) byDir.set(d, set = new Set())
+    set.add(basename(f))
+  }
+  const watchers: FSWatcher[] = []
+  for (const [dir, names] of byDir) {
+    try {
+      const w = watch(dir, { persistent: false }, (_event, name) => {
+        const n = name?.toString()
+        if (n === undefined || names.has(n) || n.startsWith('..')) onChange()
+      })
+      w.on('error', () => w.close())
+      watchers.push(w)
+    } catch (err) {
+      logger.warn({ dir, err: (err as Error).message }, 'cannot watch directory; relying on the periodic check')
+    }
+  }
+  return watchers
+}
+
 /**
  * Reload on SIGHUP and on file change. Directories are watched rather than files: Kubernetes updates
  * Secret and projected volumes by swapping a `..data` symlink, which a watch on the file itself never sees;
  * a periodic stat (following symlinks) backs the watches up. A reload that fails (invalid YAML, a key that
  * does not match its certificate, an unreachable new issuer) is logged and the running configuration stays.
  */
-export function createReloader (options: ReloaderOptions): Reloader {
-  const { kg, logger } = options
-  const debounceMs = options.debounceMs ?? 250
-  let files: readonly string[] = options.files(options.initial)
-  let watchers: FSWatcher[] = []
-  let signatures = new Map<string, string>()
-  let debounce: NodeJS.Timeout | undefined
-  let running: Promise<boolean> | undefined
-  let again = false
-  let closed = false
+class FileReloader implements Reloader {
+  readonly #o: ReloaderOptions
+  readonly #debounceMs: number
+  #files: readonly string[]
+  #watchers: FSWatcher[] = []
+  #signatures = new Map<string, string>()
+  #debounce: NodeJS.Timeout | undefined
+  #poll: NodeJS.Timeout | undefined
+  #running: Promise<boolean> | undefined
+  #again = false
+  #closed = false
 
-  function signature (file: string): Promise<string> {
-    return new Promise((res) => stat(file, (err, s) => res(err === null ? `${s.ino}:${s.size}:${s.mtimeMs}` : 'missing')))
-  }
-
-  async function snapshot (): Promise<Map<string, string>> {
-    const m = new Map<string, string>()
-    for (const f of files) m.set(f, await signature(f))
-    return m
-  }
-
-  function rewatch (): void {
-    for (const w of watchers) w.close()
-    watchers = []
-    const byDir = new Map<string, Set<string>>()
-    for (const f of files) {
-      const d = dirname(f)
-      let set = byDir.get(d)
-      if (set === undefined) byDir.set(d, set = new Set())
-      set.add(basename(f))
-    }
-    for (const [dir, names] of byDir) {
-      try {
-        const w = watch(dir, { persistent: false }, (_event, name) => {
-          const n = name?.toString()
-          // `..data` / `..2024_01_01...`: the atomic writer of Secret and projected volumes.
-          if (n === undefined || names.has(n) || n.startsWith('..')) schedule('file change')
-        })
-        w.on('error', () => w.close())
-        watchers.push(w)
-      } catch (err) {
-        logger.warn({ dir, err: (err as Error).message }, 'cannot watch directory; relying on the periodic check')
-      }
+  constructor (options: ReloaderOptions) {
+    this.#o = options
+    this.#debounceMs = options.debounceMs ?? 250
+    this.#files = options.files(options.initial)
+    this.#rewatch()
+    void snapshotFiles(this.#files).then((m) => { this.#signatures = m })
+    if (options.pollMs > 0) {
+      this.#poll = setInterval(() => { this.#pollFiles() }, options.pollMs)
+      this.#poll.unref()
     }
   }
 
-  function schedule (reason: string): void {
-    if (closed) return
-    if (debounce !== undefined) clearTimeout(debounce)
-    debounce = setTimeout(() => {
-      debounce = undefined
-      void reload(reason)
-    }, debounceMs)
-    debounce.unref()
+  readonly reload = async (reason: string): Promise<boolean> => {
+    if (this.#closed) return false
+    if (this.#running !== undefined) {
+      // A change arrived during a reload: run once more afterwards, with whatever is on disk then.
+      this.#again = true
+      return this.#running
+    }
+    this.#running = this.#attemptUntilSettled(reason)
+    try {
+      return await this.#running
+    } finally {
+      this.#running = undefined
+    }
   }
 
-  async function attempt (reason: string): Promise<boolean> {
+  readonly close = (): void => {
+    this.#closed = true
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce)
+    if (this.#poll !== undefined) clearInterval(this.#poll)
+    for (const w of this.#watchers) w.close()
+    this.#watchers = []
+  }
+
+  async #attemptUntilSettled (reason: string): Promise<boolean> {
+    let ok = await this.#attempt(reason)
+    while (this.#again && !this.#closed) {
+      this.#again = false
+      ok = await this.#attempt(reason)
+    }
+    return ok
+  }
+
+  /** Loads the configuration and applies it; logs and counts the outcome. */
+  async #attempt (reason: string): Promise<boolean> {
+    const { kg, logger } = this.#o
     const at = Date.now()
     let config: Config
     try {
-      config = options.load()
+      config = this.#o.load()
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [(err as Error).message]
       logger.error({ reason, problems }, 'configuration reload refused: invalid configuration; keeping the current one')
@@ -162,11 +205,7 @@ export function createReloader (options: ReloaderOptions): Reloader {
       const changed = await kg.reload(config)
       kg.metrics.onReload(true, at)
       logger.info({ reason, changed }, changed.length === 0 ? 'configuration reloaded: nothing changed' : 'configuration reloaded')
-      const nextFiles = options.files(config)
-      if (nextFiles.join('\n') !== files.join('\n')) {
-        files = nextFiles
-        rewatch()
-      }
+      this.#followFiles(config)
       return true
     } catch (err) {
       const msg = err instanceof ReloadError ? err.message : String(err)
@@ -174,59 +213,48 @@ export function createReloader (options: ReloaderOptions): Reloader {
       kg.metrics.onReload(false, at)
       return false
     } finally {
-      signatures = await snapshot()
+      this.#signatures = await snapshotFiles(this.#files)
     }
   }
 
-  async function reload (reason: string): Promise<boolean> {
-    if (closed) return false
-    if (running !== undefined) {
-      // A change arrived during a reload: run once more afterwards, with whatever is on disk then.
-      again = true
-      return running
-    }
-    running = (async () => {
-      let ok = await attempt(reason)
-      while (again && !closed) {
-        again = false
-        ok = await attempt(reason)
-      }
-      return ok
-    })()
-    try {
-      return await running
-    } finally {
-      running = undefined
-    }
+  /** The new configuration may read other files: watch those from now on. */
+  #followFiles (config: Config): void {
+    const next = this.#o.files(config)
+    if (next.join('\n') === this.#files.join('\n')) return
+    this.#files = next
+    this.#rewatch()
   }
 
-  rewatch()
-  void snapshot().then((m) => { signatures = m })
-  let poll: NodeJS.Timeout | undefined
-  if (options.pollMs > 0) {
-    poll = setInterval(() => {
-      if (running !== undefined) return
-      void snapshot().then((m) => {
-        for (const [f, sig] of m) {
-          if (signatures.get(f) !== sig) {
-            signatures = m
-            schedule('file change (poll)')
-            return
-          }
+  #rewatch (): void {
+    for (const w of this.#watchers) w.close()
+    this.#watchers = watchDirectories(this.#files, () => { this.#schedule('file change') }, this.#o.logger)
+  }
+
+  #schedule (reason: string): void {
+    if (this.#closed) return
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce)
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined
+      void this.reload(reason)
+    }, this.#debounceMs)
+    this.#debounce.unref()
+  }
+
+  #pollFiles (): void {
+    if (this.#running !== undefined) return
+    void snapshotFiles(this.#files).then((m) => {
+      for (const [f, sig] of m) {
+        if (this.#signatures.get(f) !== sig) {
+          this.#signatures = m
+          this.#schedule('file change (poll)')
+          return
         }
-      })
-    }, options.pollMs)
-    poll.unref()
+      }
+    })
   }
+}
 
-  return {
-    reload,
-    close () {
-      closed = true
-      if (debounce !== undefined) clearTimeout(debounce)
-      if (poll !== undefined) clearInterval(poll)
-      for (const w of watchers) w.close()
-      watchers = []
-    },
-  }
+/** Starts watching the configuration's files; see FileReloader. */
+export function createReloader (options: ReloaderOptions): Reloader {
+  return new FileReloader(options)
 }

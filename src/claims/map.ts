@@ -1,3 +1,4 @@
+// Verified token claims to a Kubernetes identity, with the rules of kube-apiserver's --oidc-* flags.
 import type { Identity } from '../auth/identity.js'
 import { KubegateError } from '../errors.js'
 
@@ -38,9 +39,10 @@ function isReserved (name: string): boolean {
  * - claim `email`: `email_verified` must be true when present (absent is accepted, as the apiserver does);
  * - groups claim: a string or an array of strings; the groups prefix applies to each;
  * - required claims must be present with the exact string value.
- * On top of the apiserver: the user must be a clean, non-empty string without a comma (an empty
- * Impersonate-User would run the request as kubegate itself), and `system:` identities are refused unless
- * allowed or neutralised by a prefix.
+ * On top of the apiserver: the user and every group must be clean, non-empty strings without a comma (an
+ * empty Impersonate-User would run the request as kubegate itself; a comma is list syntax as soon as any
+ * hop merges header lines, and one Impersonate-Group line must mean one group), and `system:` identities
+ * are refused unless allowed or neutralised by a prefix.
  */
 export function createClaimMapper (options: ClaimMappingOptions): ClaimMapper {
   const userPrefix = options.usernamePrefix === undefined
@@ -79,8 +81,9 @@ export function createClaimMapper (options: ClaimMappingOptions): ClaimMapper {
       for (const item of list) {
         if (typeof item !== 'string') bad('a group is not a string')
         // A header value cannot carry outer whitespace faithfully (parsers strip it), so " dev" is refused
-        // rather than silently becoming "dev" on the wire.
+        // rather than silently becoming "dev" on the wire; "a,b" would read as two groups once merged.
         if (item === '' || CONTROL.test(item) || item.trim() !== item) bad('a group is empty, padded or has control characters')
+        if (item.includes(',')) bad('a group has a comma')
         const name = groupsPrefix + item
         if (!options.allowReservedIdentities && isReserved(name)) {
           throw new KubegateError('KG_ERR_RESERVED_IDENTITY', 'reserved group', { failure: 'reserved_identity' })

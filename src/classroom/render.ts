@@ -1,3 +1,4 @@
+// The classroom renderer: a roster and options in, the class's Kubernetes objects (and their YAML, prune commands) out.
 import { stringify } from 'yaml';
 import { assignNamespaces, compare, isDns1123Label, toLabelValue } from './names.js';
 import type { NamespaceCollision } from './names.js';
@@ -73,6 +74,32 @@ export interface ClassroomPlan {
   readonly classSelector: string;
 }
 
+/** {@link RenderOptions} with their defaults applied, plus what every object of the class shares. */
+interface ClassSettings {
+  readonly className: string;
+  readonly studentRole: StudentRole;
+  readonly clusterView: boolean;
+  readonly instructorGroup: string;
+  readonly usernamePrefix: string;
+  readonly groupsPrefix: string;
+  readonly namespacePrefix: string;
+  readonly networkPolicy: boolean;
+  readonly template: ClassroomTemplate;
+  /** Labels on every object of the class. */
+  readonly classLabels: Readonly<Record<string, string>>;
+  readonly classSelector: string;
+}
+
+/** What marks a student's objects as theirs: labels, the email annotation and the RBAC subject. */
+interface StudentOwnership {
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly subject: RbacSubject;
+}
+
+interface RbacSubject { kind: string, apiGroup: string, name: string }
+
 /**
  * Turns roster entries into the objects of a class. Pure and deterministic: objects are ordered by kind and
  * namespace name, never by roster order, so re-rendering an edited roster gives a minimal diff and the same
@@ -80,122 +107,191 @@ export interface ClassroomPlan {
  * namespaced objects that need them, which is the order `kubectl apply -f -` creates them in.
  */
 export function renderClassroom (entries: readonly RosterEntry[], options: RenderOptions = {}): ClassroomPlan {
-  const className = options.className ?? 'classroom';
-  const studentRole = options.studentRole ?? 'admin';
-  const instructorGroup = options.instructorGroup ?? 'instructors';
-  const usernamePrefix = prefix(options.usernamePrefix);
-  const groupsPrefix = prefix(options.groupsPrefix);
-  const template = options.template ?? DEFAULT_TEMPLATE;
-  const problems: RosterProblem[] = [];
-  if (!isDns1123Label(className)) problems.push({ row: 0, message: `class name "${className}" must be a DNS-1123 label` });
-
-  const isInstructor = (entry: RosterEntry): boolean => instructorGroup !== '' && entry.group === instructorGroup;
-  const studentEntries = entries.filter((e) => !isInstructor(e));
-  const instructors = entries.filter(isInstructor).map((e) => e.email).sort(compare);
-
-  const assignment = assignNamespaces(studentEntries, options.namespacePrefix ?? '');
+  const settings = resolveSettings(options);
+  const problems: RosterProblem[] = checkClassName(settings.className);
+  const { studentEntries, instructors } = splitInstructors(entries, settings.instructorGroup);
+  const assignment = assignNamespaces(studentEntries, settings.namespacePrefix);
   problems.push(...assignment.problems);
-  const classSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${CLASS_LABEL}=${className}`;
-  const students: StudentPlan[] = studentEntries.map((entry, i) => ({
+  const students = planStudents(studentEntries, assignment.namespaces, settings.classSelector);
+  const objects = [
+    ...instructorObjects(instructors, settings),
+    ...students.flatMap((student) => studentObjects(student, settings)),
+  ];
+  return { objects, students, instructors, collisions: assignment.collisions, problems, classSelector: settings.classSelector };
+}
+
+function resolveSettings (options: RenderOptions): ClassSettings {
+  const className = options.className ?? 'classroom';
+  return {
+    className,
+    studentRole: options.studentRole ?? 'admin',
+    clusterView: options.clusterView === true,
+    instructorGroup: options.instructorGroup ?? 'instructors',
+    usernamePrefix: prefix(options.usernamePrefix),
+    groupsPrefix: prefix(options.groupsPrefix),
+    namespacePrefix: options.namespacePrefix ?? '',
+    networkPolicy: options.networkPolicy !== false,
+    template: options.template ?? DEFAULT_TEMPLATE,
+    classLabels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [CLASS_LABEL]: className },
+    classSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${CLASS_LABEL}=${className}`,
+  };
+}
+
+function checkClassName (className: string): RosterProblem[] {
+  return isDns1123Label(className) ? [] : [{ row: 0, message: `class name "${className}" must be a DNS-1123 label` }];
+}
+
+/** Roster members of the instructor group are instructors (emails, sorted); everyone else is a student. */
+function splitInstructors (entries: readonly RosterEntry[], instructorGroup: string): { studentEntries: RosterEntry[], instructors: string[] } {
+  const isInstructor = (entry: RosterEntry): boolean => instructorGroup !== '' && entry.group === instructorGroup;
+  return {
+    studentEntries: entries.filter((e) => !isInstructor(e)),
+    instructors: entries.filter(isInstructor).map((e) => e.email).sort(compare),
+  };
+}
+
+/** Pairs each student with their assigned namespace, ordered by namespace (not roster order). */
+function planStudents (studentEntries: readonly RosterEntry[], namespaces: readonly string[], classSelector: string): StudentPlan[] {
+  return studentEntries.map((entry, i) => ({
     email: entry.email,
-    namespace: assignment.namespaces[i]!,
+    namespace: namespaces[i]!,
     group: entry.group,
     row: entry.row,
-    selector: `${classSelector},${STUDENT_LABEL}=${assignment.namespaces[i]!}`,
+    selector: `${classSelector},${STUDENT_LABEL}=${namespaces[i]!}`,
   })).sort((a, b) => compare(a.namespace, b.namespace));
-
-  const classLabels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [CLASS_LABEL]: className };
-  const objects: KubeObject[] = [];
-
-  if (instructorGroup !== '' || instructors.length > 0) {
-    const name = `kubegate-classroom:${className}:instructor`;
-    const labels = { ...classLabels, [ROLE_LABEL]: 'instructor' };
-    // Read-only everywhere, like the tutorial's dex-admin role. This includes Secrets: instructors can read
-    // what students store there. Bind `view` instead if that is not wanted (it cannot see Secrets or RBAC).
-    objects.push({
-      apiVersion: `${RBAC_GROUP}/v1`,
-      kind: 'ClusterRole',
-      metadata: { name, labels },
-      rules: [
-        { apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
-        { nonResourceURLs: ['*'], verbs: ['get'] },
-      ],
-    });
-    const subjects = [
-      ...(instructorGroup === '' ? [] : [{ kind: 'Group', apiGroup: RBAC_GROUP, name: groupsPrefix + instructorGroup }]),
-      ...instructors.map((email) => userSubject(usernamePrefix + email)),
-    ];
-    objects.push({
-      apiVersion: `${RBAC_GROUP}/v1`,
-      kind: 'ClusterRoleBinding',
-      metadata: { name, labels },
-      roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name },
-      subjects,
-    });
-  }
-
-  for (const student of students) {
-    const ns = student.namespace;
-    const labels: Record<string, string> = { ...classLabels, [STUDENT_LABEL]: ns };
-    if (student.group !== undefined) labels[GROUP_LABEL] = toLabelValue(student.group);
-    const annotations = { [EMAIL_ANNOTATION]: student.email };
-    const subject = userSubject(usernamePrefix + student.email);
-    const meta = (name: string): KubeObject['metadata'] => ({ name, namespace: ns, labels: { ...labels } });
-
-    objects.push({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: ns, labels: { ...labels, [ROLE_LABEL]: 'student' }, annotations },
-    });
-    if (studentRole === 'custom') {
-      objects.push({ apiVersion: `${RBAC_GROUP}/v1`, kind: 'Role', metadata: meta(STUDENT_OBJECT), rules: template.roleRules.map(copyRule) });
-    }
-    objects.push({
-      apiVersion: `${RBAC_GROUP}/v1`,
-      kind: 'RoleBinding',
-      metadata: { ...meta(STUDENT_OBJECT), annotations: { ...annotations } },
-      roleRef: studentRole === 'custom'
-        ? { apiGroup: RBAC_GROUP, kind: 'Role', name: STUDENT_OBJECT }
-        : { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: studentRole },
-      subjects: [subject],
-    });
-    if (options.clusterView === true) {
-      // One binding per student (not one shared list) so that removing a student is a label-selected delete.
-      objects.push({
-        apiVersion: `${RBAC_GROUP}/v1`,
-        kind: 'ClusterRoleBinding',
-        metadata: { name: `kubegate-classroom:view:${ns}`, labels: { ...labels }, annotations: { ...annotations } },
-        roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: 'view' },
-        subjects: [{ ...subject }],
-      });
-    }
-    if (template.resourceQuota !== null) {
-      objects.push({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta('kubegate-classroom-quota'), spec: structuredClone(template.resourceQuota) });
-    }
-    if (template.limitRange !== null) {
-      objects.push({ apiVersion: 'v1', kind: 'LimitRange', metadata: meta('kubegate-classroom-limits'), spec: structuredClone(template.limitRange) });
-    }
-    if (options.networkPolicy !== false) {
-      objects.push({
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: meta('kubegate-classroom-isolation'),
-        spec: {
-          podSelector: {},
-          policyTypes: ['Ingress'],
-          // Same namespace, or any namespace that is not a student's (ingress controllers, monitoring,
-          // instructors' tools). `NotIn` also matches namespaces without the label. Students cannot relabel
-          // their Namespace: `admin` is namespaced and grants nothing on the Namespace object itself.
-          ingress: [
-            { from: [{ podSelector: {} }] },
-            { from: [{ namespaceSelector: { matchExpressions: [{ key: ROLE_LABEL, operator: 'NotIn', values: ['student'] }] } }] },
-          ],
-        },
-      });
-    }
-  }
-  return { objects, students, instructors, collisions: assignment.collisions, problems, classSelector };
 }
+
+// --- Instructor objects: one ClusterRole and its ClusterRoleBinding ---
+
+function instructorObjects (instructors: readonly string[], s: ClassSettings): KubeObject[] {
+  if (s.instructorGroup === '' && instructors.length === 0) return [];
+  const name = `kubegate-classroom:${s.className}:instructor`;
+  const labels = { ...s.classLabels, [ROLE_LABEL]: 'instructor' };
+  const subjects = [
+    ...(s.instructorGroup === '' ? [] : [{ kind: 'Group', apiGroup: RBAC_GROUP, name: s.groupsPrefix + s.instructorGroup }]),
+    ...instructors.map((email) => userSubject(s.usernamePrefix + email)),
+  ];
+  return [instructorClusterRole(name, labels), instructorClusterRoleBinding(name, labels, subjects)];
+}
+
+function instructorClusterRole (name: string, labels: Record<string, string>): KubeObject {
+  // Read-only everywhere, like the tutorial's dex-admin role. This includes Secrets: instructors can read
+  // what students store there. Bind `view` instead if that is not wanted (it cannot see Secrets or RBAC).
+  return {
+    apiVersion: `${RBAC_GROUP}/v1`,
+    kind: 'ClusterRole',
+    metadata: { name, labels },
+    rules: [
+      { apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
+      { nonResourceURLs: ['*'], verbs: ['get'] },
+    ],
+  };
+}
+
+function instructorClusterRoleBinding (name: string, labels: Record<string, string>, subjects: RbacSubject[]): KubeObject {
+  return {
+    apiVersion: `${RBAC_GROUP}/v1`,
+    kind: 'ClusterRoleBinding',
+    metadata: { name, labels },
+    roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name },
+    subjects,
+  };
+}
+
+// --- Student objects: the Namespace first, then what lives in it, each optional one as the options say ---
+
+function studentObjects (student: StudentPlan, s: ClassSettings): KubeObject[] {
+  const owner = studentOwnership(student, s);
+  const objects = [studentNamespace(owner)];
+  if (s.studentRole === 'custom') objects.push(studentRole(owner, s.template));
+  objects.push(studentRoleBinding(owner, s.studentRole));
+  if (s.clusterView) objects.push(studentViewBinding(owner));
+  if (s.template.resourceQuota !== null) objects.push(studentResourceQuota(owner, s.template.resourceQuota));
+  if (s.template.limitRange !== null) objects.push(studentLimitRange(owner, s.template.limitRange));
+  if (s.networkPolicy) objects.push(studentIsolationPolicy(owner));
+  return objects;
+}
+
+function studentOwnership (student: StudentPlan, s: ClassSettings): StudentOwnership {
+  const labels: Record<string, string> = { ...s.classLabels, [STUDENT_LABEL]: student.namespace };
+  if (student.group !== undefined) labels[GROUP_LABEL] = toLabelValue(student.group);
+  return {
+    namespace: student.namespace,
+    labels,
+    annotations: { [EMAIL_ANNOTATION]: student.email },
+    subject: userSubject(s.usernamePrefix + student.email),
+  };
+}
+
+/** Metadata of an object in the student's namespace, with its own copy of the student's labels. */
+function namespacedMeta (owner: StudentOwnership, name: string): KubeObject['metadata'] {
+  return { name, namespace: owner.namespace, labels: { ...owner.labels } };
+}
+
+function studentNamespace (owner: StudentOwnership): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: owner.namespace, labels: { ...owner.labels, [ROLE_LABEL]: 'student' }, annotations: { ...owner.annotations } },
+  };
+}
+
+function studentRole (owner: StudentOwnership, template: ClassroomTemplate): KubeObject {
+  return { apiVersion: `${RBAC_GROUP}/v1`, kind: 'Role', metadata: namespacedMeta(owner, STUDENT_OBJECT), rules: template.roleRules.map(copyRule) };
+}
+
+/** Binds the student to the template's Role (`custom`) or to the ClusterRole of that name, in their namespace. */
+function studentRoleBinding (owner: StudentOwnership, role: StudentRole): KubeObject {
+  return {
+    apiVersion: `${RBAC_GROUP}/v1`,
+    kind: 'RoleBinding',
+    metadata: { ...namespacedMeta(owner, STUDENT_OBJECT), annotations: { ...owner.annotations } },
+    roleRef: role === 'custom'
+      ? { apiGroup: RBAC_GROUP, kind: 'Role', name: STUDENT_OBJECT }
+      : { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: role },
+    subjects: [{ ...owner.subject }],
+  };
+}
+
+function studentViewBinding (owner: StudentOwnership): KubeObject {
+  // One binding per student (not one shared list) so that removing a student is a label-selected delete.
+  return {
+    apiVersion: `${RBAC_GROUP}/v1`,
+    kind: 'ClusterRoleBinding',
+    metadata: { name: `kubegate-classroom:view:${owner.namespace}`, labels: { ...owner.labels }, annotations: { ...owner.annotations } },
+    roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: 'view' },
+    subjects: [{ ...owner.subject }],
+  };
+}
+
+function studentResourceQuota (owner: StudentOwnership, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: 'v1', kind: 'ResourceQuota', metadata: namespacedMeta(owner, 'kubegate-classroom-quota'), spec: structuredClone(spec) };
+}
+
+function studentLimitRange (owner: StudentOwnership, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: 'v1', kind: 'LimitRange', metadata: namespacedMeta(owner, 'kubegate-classroom-limits'), spec: structuredClone(spec) };
+}
+
+function studentIsolationPolicy (owner: StudentOwnership): KubeObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: namespacedMeta(owner, 'kubegate-classroom-isolation'),
+    spec: {
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      // Same namespace, or any namespace that is not a student's (ingress controllers, monitoring,
+      // instructors' tools). `NotIn` also matches namespaces without the label. Students cannot relabel
+      // their Namespace: `admin` is namespaced and grants nothing on the Namespace object itself.
+      ingress: [
+        { from: [{ podSelector: {} }] },
+        { from: [{ namespaceSelector: { matchExpressions: [{ key: ROLE_LABEL, operator: 'NotIn', values: ['student'] }] } }] },
+      ],
+    },
+  };
+}
+
+// --- Output ---
 
 /** Multi-document YAML for `kubectl apply -f -`. Same objects in, same bytes out. */
 export function toYaml (plan: ClassroomPlan): string {
@@ -225,7 +321,7 @@ export function pruneCommands (plan: ClassroomPlan, emails?: readonly string[]):
   return `${lines.join('\n')}\n`;
 }
 
-function userSubject (name: string): { kind: string, apiGroup: string, name: string } {
+function userSubject (name: string): RbacSubject {
   return { kind: 'User', apiGroup: RBAC_GROUP, name };
 }
 

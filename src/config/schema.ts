@@ -63,7 +63,7 @@ export const SCHEMA = {
       default: 30,
       min: 1,
       max: 3600,
-      doc: 'At most one JWKS refetch per this interval when a token names an unknown key.',
+      doc: 'After a JWKS refetch for an unknown key that did not find it (or failed), further unknown-key refetches wait this long: a forged-kid flood costs one fetch per interval. Start-up and scheduled fetches and refetches that found a rotated key do not start it; sign-ins refetch at once (docs/operations.md, "Issuer key rotation").',
     },
     jwksMaxAgeSeconds: {
       type: 'int',
@@ -279,7 +279,7 @@ export const SCHEMA = {
     burst: { type: 'int', default: 300, min: 1, doc: 'Per-user token bucket size (kubectl discovery alone can send ~100 requests at once).' },
     maxLongRunning: { type: 'int', default: 0, min: 0, doc: 'Concurrent watches, logs -f, exec and port-forward per user and replica (0: no cap).' },
     exemptGroups: { type: 'list', default: [], doc: 'Members of these groups are not rate limited (e.g. instructors).' },
-    syncMilliseconds: { type: 'int', default: 100, min: 10, max: 5000, doc: 'How often a replica reports usage to, and reads budgets from, Redis.' },
+    syncMilliseconds: { type: 'int', default: 100, min: 10, max: 5000, doc: 'Period of the background top-up of rate-limit leases from Redis (a lease running low is topped up at once); a top-up unanswered for longer (at least 100 ms) means the local share applies.' },
   },
   admin: {
     group: { type: 'string', flag: 'admin-group', doc: 'Members may use the admin API (/kubegate/v1/revocations). Unset: the API is off (404).' },

@@ -31,10 +31,11 @@ function hasOuterWhitespace (v: string): boolean {
 /**
  * Builds kubegate's identity headers as a flat `[name, value, ...]` list: exactly one Impersonate-User,
  * one Impersonate-Group line per group (the apiserver never splits a value on commas, so joining would
- * create a different group), Impersonate-Uid when present, one Impersonate-Extra-<key> line per extra value. Built once per verified token and cached with it.
+ * create a different group), Impersonate-Uid when present, one Impersonate-Extra-<key> line per extra value.
+ * Built once per verified token and cached with it.
  *
  * The final check (invariant 2) runs here, on the only producer of these headers: it throws (500) if the
- * block would not carry exactly one clean, non-empty user.
+ * block would not carry exactly one clean, non-empty user, or a user or group value holds a comma.
  */
 export function buildImpersonationHeaders (identity: Identity): readonly string[] {
   const out: string[] = ['Impersonate-User', toWireValue(identity.user)]
@@ -80,10 +81,10 @@ export function assertImpersonationBlock (block: readonly string[]): void {
     if (typeof value !== 'string' || value === '' || BAD_VALUE.test(value) || hasOuterWhitespace(value)) {
       throw new KubegateError('KG_ERR_INTERNAL', `impersonation header ${name} has an unsafe value`)
     }
-    if (name === 'Impersonate-User') {
-      users++
-      if (value.includes(',')) throw new KubegateError('KG_ERR_INTERNAL', 'impersonated user contains a comma')
-    } else if (name !== 'Impersonate-Group' && name !== 'Impersonate-Uid' && !isExtraHeader(name)) {
+    if (name === 'Impersonate-User' || name === 'Impersonate-Group') {
+      if (name === 'Impersonate-User') users++
+      if (value.includes(',')) throw new KubegateError('KG_ERR_INTERNAL', `${name} value contains a comma`)
+    } else if (name !== 'Impersonate-Uid' && !isExtraHeader(name)) {
       throw new KubegateError('KG_ERR_INTERNAL', `unexpected impersonation header ${name}`)
     }
   }

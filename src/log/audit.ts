@@ -1,7 +1,9 @@
+// The audit log: apiserver-shaped audit events from access records, appended to a file without blocking requests.
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Logger } from 'pino'
+import type { Config } from '../config/load.js'
 import { requestInfo } from '../k8s/request-info.js'
-import type { AccessRecord } from '../server/handler.js'
+import type { AccessRecord } from './access-record.js'
 
 export interface AuditLogOptions {
   readonly file: string
@@ -71,76 +73,100 @@ export function auditEvent (r: AccessRecord, stageMs: number): Record<string, un
  * batches behind the stream's backpressure, with a hard bound on what waits in memory (a full disk or a
  * stalled NFS mount must not grow the heap or slow requests; drops are counted and logged).
  */
-export function createAuditLog (options: AuditLogOptions): AuditLog {
-  const now = options.now ?? Date.now
-  let stream: WriteStream = open()
-  let queue: string[] = []
-  let writing = false
-  let dropped = 0
-  let lastDropLog = 0
-  let closed = false
+class FileAuditLog implements AuditLog {
+  readonly #o: AuditLogOptions
+  readonly #now: () => number
+  #stream: WriteStream
+  #queue: string[] = []
+  #writing = false
+  #dropped = 0
+  #lastDropLog = 0
+  #closed = false
+  /** Called when a batch is written (or drained); stable, so it can be removed from the old stream on reopen. */
+  readonly #done = (): void => {
+    this.#writing = false
+    this.#flush()
+  }
 
-  function open (): WriteStream {
-    const s = createWriteStream(options.file, { flags: 'a', mode: 0o600 })
-    s.on('error', (err) => options.logger?.error({ err: err.message, file: options.file }, 'audit file write failed'))
+  readonly #flushSoon = (): void => { this.#flush() }
+
+  constructor (options: AuditLogOptions) {
+    this.#o = options
+    this.#now = options.now ?? Date.now
+    this.#stream = this.#open()
+  }
+
+  record (r: AccessRecord): void {
+    if (this.#closed) return
+    if (this.#queue.length >= this.#o.maxBuffered) return this.#drop()
+    this.#queue.push(JSON.stringify(auditEvent(r, this.#now())) + '\n')
+    if (!this.#writing) setImmediate(this.#flushSoon)
+  }
+
+  reopen (): void {
+    if (this.#closed) return
+    const old = this.#stream
+    // A batch may be waiting for the old stream's 'drain'; it is written (end() flushes), move on.
+    if (this.#writing) {
+      old.removeListener('drain', this.#done)
+      this.#writing = false
+    }
+    this.#stream = this.#open()
+    old.end()
+    this.#flush()
+  }
+
+  pending (): number {
+    return this.#queue.length
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    const rest = this.#queue.join('')
+    this.#queue = []
+    this.#closed = true
+    const s = this.#stream
+    await new Promise<void>((resolve) => {
+      if (rest !== '') s.write(rest)
+      s.end(() => resolve())
+      s.once('error', () => resolve())
+    })
+  }
+
+  #open (): WriteStream {
+    const { file, logger } = this.#o
+    const s = createWriteStream(file, { flags: 'a', mode: 0o600 })
+    s.on('error', (err) => logger?.error({ err: err.message, file }, 'audit file write failed'))
     return s
   }
 
-  function flush (): void {
-    if (writing || queue.length === 0 || closed) return
-    const batch = queue.join('')
-    queue = []
-    writing = true
-    const s = stream
-    const ok = s.write(batch)
-    if (ok) setImmediate(done)
-    else s.once('drain', done)
-  }
-  function done (): void {
-    writing = false
-    flush()
+  #flush (): void {
+    if (this.#writing || this.#queue.length === 0 || this.#closed) return
+    const batch = this.#queue.join('')
+    this.#queue = []
+    this.#writing = true
+    const s = this.#stream
+    if (s.write(batch)) setImmediate(this.#done)
+    else s.once('drain', this.#done)
   }
 
-  return {
-    record (r) {
-      if (closed) return
-      if (queue.length >= options.maxBuffered) {
-        dropped++
-        options.onDropped?.(1)
-        const t = now()
-        if (t - lastDropLog > 10_000) {
-          lastDropLog = t
-          options.logger?.warn({ dropped, file: options.file }, 'audit file is not keeping up; events dropped')
-        }
-        return
-      }
-      queue.push(JSON.stringify(auditEvent(r, now())) + '\n')
-      if (!writing) setImmediate(flush)
-    },
-    reopen () {
-      if (closed) return
-      const old = stream
-      // A batch may be waiting for the old stream's 'drain'; it is written (end() flushes), move on.
-      if (writing) {
-        old.removeListener('drain', done)
-        writing = false
-      }
-      stream = open()
-      old.end()
-      flush()
-    },
-    pending: () => queue.length,
-    async close () {
-      if (closed) return
-      const rest = queue.join('')
-      queue = []
-      closed = true
-      const s = stream
-      await new Promise<void>((resolve) => {
-        if (rest !== '') s.write(rest)
-        s.end(() => resolve())
-        s.once('error', () => resolve())
-      })
-    },
+  #drop (): void {
+    this.#dropped++
+    this.#o.onDropped?.(1)
+    const t = this.#now()
+    if (t - this.#lastDropLog > 10_000) {
+      this.#lastDropLog = t
+      this.#o.logger?.warn({ dropped: this.#dropped, file: this.#o.file }, 'audit file is not keeping up; events dropped')
+    }
   }
+}
+
+/** Opens (appends to) the audit file; see FileAuditLog. */
+export function createAuditLog (options: AuditLogOptions): AuditLog {
+  return new FileAuditLog(options)
+}
+
+/** The audit log `config.audit` asks for; undefined when no file is set. */
+export function buildAudit (audit: Config['audit'], logger: Logger, onDropped: (n: number) => void): AuditLog | undefined {
+  return audit.file === undefined ? undefined : createAuditLog({ file: audit.file, maxBuffered: audit.maxBufferedEvents, logger, onDropped })
 }

@@ -1,5 +1,6 @@
+// The process logger (pino) and the access-line writer that skips redaction for its closed set of fields.
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino'
-import type { AccessRecord } from '../server/handler.js'
+import type { AccessRecord } from './access-record.js'
 
 export type { Logger }
 
@@ -51,7 +52,7 @@ export type AccessLogWriter = (level: 'info' | 'error', record: AccessRecord) =>
  * Writes access lines (`msg: "request"`) for `logger`. The access line is the one log call made on every
  * request, and pino's redaction (@pinojs/redact re-parses every path and walks every key for each wildcard
  * on each call) was its largest cost: ~11% of kubegate's busy CPU in bench scenario 1's profile. An
- * AccessRecord is a closed set of fields built one by one in src/server/handler.ts, none of which any
+ * AccessRecord is a closed set of fields built one by one in src/server/access.ts, none of which any
  * REDACT path can match (test/unit/log/logger.test.ts checks that the lines are byte-identical with and
  * without redaction), so its lines go through a sibling logger without redaction, same destination and
  * format, gated by the main logger's level. Loggers not made by createLogger keep the redacting path.

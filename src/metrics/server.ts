@@ -1,8 +1,9 @@
+// The metrics and probe listener: `/metrics` for Prometheus and the probes, on their own port.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { LocalHandler } from '../server/handler.js'
+import type { LocalHandler } from '../server/stages.js'
 
 export interface MetricsServerOptions {
   readonly host: string

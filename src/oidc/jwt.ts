@@ -1,3 +1,4 @@
+// Compact JWS decoding, the algorithm table and signature checks on node:crypto (no keys, no claims policy).
 import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import type { VerificationKey } from './key-set.js'
 
@@ -151,39 +152,4 @@ export function verifySignatureAsync (jws: DecodedJws, key: VerificationKey): Pr
       resolve(false)
     }
   })
-}
-
-export interface ClaimRules {
-  readonly issuer: string
-  readonly audience: string
-  readonly clockSkewSec: number
-}
-
-function numericDate (payload: Readonly<Record<string, unknown>>, name: string): number | undefined {
-  const v = payload[name]
-  if (v === undefined) return undefined
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TokenError('malformed', `${name} is not a number`)
-  return v
-}
-
-/**
- * Registered-claim checks, as kube-apiserver's OIDC authenticator makes them: exact `iss`, `aud` contains
- * the client id, `exp` required, `nbf` and `iat` within the skew. Returns `exp` in seconds.
- */
-export function checkRegisteredClaims (payload: Readonly<Record<string, unknown>>, rules: ClaimRules, nowSec: number): number {
-  if (payload.iss !== rules.issuer) throw new TokenError('bad_issuer')
-  const aud = payload.aud
-  const audOk = typeof aud === 'string'
-    ? aud === rules.audience
-    : Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string') && aud.includes(rules.audience)
-  if (!audOk) throw new TokenError('bad_audience')
-  const exp = numericDate(payload, 'exp')
-  if (exp === undefined) throw new TokenError('missing_exp')
-  // RFC 7519 §4.1.4: the token must not be accepted on or after `exp` (jose and go-oidc agree).
-  if (nowSec >= exp + rules.clockSkewSec) throw new TokenError('expired')
-  const nbf = numericDate(payload, 'nbf')
-  if (nbf !== undefined && nowSec + rules.clockSkewSec < nbf) throw new TokenError('not_yet_valid')
-  const iat = numericDate(payload, 'iat')
-  if (iat !== undefined && nowSec + rules.clockSkewSec < iat) throw new TokenError('issued_in_future')
-  return exp
 }

@@ -1,3 +1,4 @@
+// The issuer's signing keys: JWKS fetch, import, refresh schedule and the unknown-kid refetch policy.
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { maxAgeSeconds, type FetchJson } from './http-client.js'
 
@@ -15,7 +16,10 @@ export interface VerificationKey {
 
 export interface KeySetOptions {
   readonly fetchJson: FetchJson
-  /** At most one refetch per cooldown when a token names an unknown `kid`. */
+  /**
+   * After a refetch for an unknown `kid` that did not find it (or failed), further unknown-kid refetches
+   * wait this long: a flood of forged `kid`s costs at most one fetch per cooldown.
+   */
   readonly cooldownMs: number
   /** Upper bound on how long a fetched set is used before a scheduled refresh. */
   readonly maxAgeMs: number
@@ -25,125 +29,162 @@ export interface KeySetOptions {
   readonly onKeysRemoved?: (kids: ReadonlySet<string>) => void
 }
 
-/** `cooldown`: not fetched, the previous fetch was too recent; `failed`: fetched and failed. */
+/** `cooldown`: not fetched, an unknown-kid refetch came up empty too recently; `failed`: fetched and failed. */
 export type RefreshOutcome = 'fetched' | 'cooldown' | 'failed'
-
-export interface KeySet {
-  /** Synchronous lookup; undefined when no key has that id. */
-  get: (kid: string | undefined) => readonly VerificationKey[]
-  /** Sets the JWKS URI (from discovery) and loads it; resolves after the first attempt. */
-  setUri: (uri: string) => Promise<void>
-  /**
-   * Refetch because a token named an unknown key. Single flight; refused (resolves false) within the
-   * cooldown of the previous fetch, so a storm of forged `kid`s costs at most one fetch per cooldown.
-   */
-  refreshForUnknownKid: () => Promise<RefreshOutcome>
-  /** Refresh now, ignoring the cooldown (scheduled refresh, SIGHUP). */
-  refresh: () => Promise<void>
-  readonly loaded: boolean
-  /** ms timestamp of the last successful fetch (0 before the first). */
-  readonly lastSuccess: number
-  readonly lastError: string | undefined
-  readonly size: number
-  close: () => void
-}
 
 const MAX_KEYS = 100
 
 /**
- * The issuer's signing keys. Keys are imported once (createPublicKey from JWK) so verification never
- * re-parses them; the last good set keeps serving when the issuer is down; symmetric (`oct`) and
- * encryption keys are ignored, so no JWKS content can turn a public key into an HMAC secret.
+ * The issuer's signing keys (one instance per issuer, no shared state). Keys are imported once
+ * (createPublicKey from JWK) so verification never re-parses them; the last good set keeps serving when the
+ * issuer is down; symmetric (`oct`) and encryption keys are ignored, so no JWKS content can turn a public
+ * key into an HMAC secret.
+ *
+ * Refetch policy for a token naming an unknown `kid` (docs/operations.md, "Key rotation"):
+ * - it refetches at once unless an earlier unknown-kid refetch came up empty (or failed) within the
+ *   cooldown. Scheduled refreshes, the start-up fetch and refetches that found their key do not start the
+ *   cooldown, so the first token signed with a newly rotated key is accepted after one fetch, however
+ *   recently the set was fetched;
+ * - so unknown-kid refetches are at most one per cooldown that finds nothing, plus one per key the issuer
+ *   really adds: a flood of forged `kid`s costs one fetch per cooldown;
+ * - `refresh()` ignores the cooldown, for callers whose token came from the issuer itself over verified TLS
+ *   (the login callback), for SIGHUP and for the schedule. Every fetch is single flight.
  */
+export class KeySet {
+  readonly #options: KeySetOptions
+  readonly #now: () => number
+  #uri: string | undefined
+  #byKid = new Map<string, VerificationKey[]>()
+  #all: VerificationKey[] = []
+  #loaded = false
+  #lastSuccess = 0
+  /** When the last unknown-kid refetch came up empty or failed: the start of the cooldown. */
+  #lastMiss = -Infinity
+  #lastError: string | undefined
+  #inflight: Promise<boolean> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor (options: KeySetOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+  }
+
+  /** Synchronous lookup: the keys with this `kid`, or every key for a token without one. */
+  get (kid: string | undefined): readonly VerificationKey[] {
+    if (kid === undefined) return this.#all
+    return this.#byKid.get(kid) ?? []
+  }
+
+  /** Whether the current set holds a key with this id. */
+  has (kid: string): boolean {
+    return this.#byKid.has(kid)
+  }
+
+  /** Sets the JWKS URI (from discovery) and loads it; resolves after the first attempt. */
+  async setUri (uri: string): Promise<void> {
+    this.#uri = uri
+    await this.#fetch()
+  }
+
+  /**
+   * Refetch because a token named `kid`, which the set does not hold. Single flight; refused within the
+   * cooldown of the last refetch that did not find its key.
+   */
+  async refreshForUnknownKid (kid: string): Promise<RefreshOutcome> {
+    if (this.#inflight === undefined && this.#inCooldown()) return 'cooldown'
+    const ok = await this.#fetch()
+    if (!ok || !this.#byKid.has(kid)) this.#lastMiss = this.#now()
+    return ok ? 'fetched' : 'failed'
+  }
+
+  /** Refresh now, ignoring the cooldown (scheduled refresh, SIGHUP, a token from the issuer itself). */
+  refresh (): Promise<boolean> {
+    return this.#fetch()
+  }
+
+  get loaded (): boolean { return this.#loaded }
+  /** ms timestamp of the last successful fetch (0 before the first). */
+  get lastSuccess (): number { return this.#lastSuccess }
+  get lastError (): string | undefined { return this.#lastError }
+  get size (): number { return this.#all.length }
+
+  close (): void {
+    this.#closed = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+  }
+
+  #inCooldown (): boolean {
+    return this.#now() - this.#lastMiss < this.#options.cooldownMs
+  }
+
+  #fetch (): Promise<boolean> {
+    if (this.#inflight !== undefined) return this.#inflight
+    if (this.#uri === undefined) return Promise.resolve(false)
+    const uri = this.#uri
+    this.#inflight = this.#load(uri).finally(() => { this.#inflight = undefined })
+    return this.#inflight
+  }
+
+  async #load (uri: string): Promise<boolean> {
+    try {
+      const res = await this.#options.fetchJson(uri)
+      const keys = parseJwks(res.body)
+      if (keys.length === 0) throw new Error('JWKS holds no usable signing key')
+      this.#replace(keys)
+      this.#options.onFetch?.(true)
+      this.#schedule(this.#refreshDelay(res.headers['cache-control']))
+      return true
+    } catch (err) {
+      this.#lastError = err instanceof Error ? err.message : String(err)
+      this.#options.onFetch?.(false, err)
+      // Keep the last good keys; retry sooner while nothing is loaded.
+      this.#schedule(this.#loaded ? this.#options.cooldownMs : Math.min(this.#options.cooldownMs, 5000))
+      return false
+    }
+  }
+
+  /** Installs a fetched set and reports the key ids it no longer holds. */
+  #replace (keys: VerificationKey[]): void {
+    const next = indexByKid(keys)
+    const removed = new Set<string>()
+    for (const kid of this.#byKid.keys()) if (!next.has(kid)) removed.add(kid)
+    this.#byKid = next
+    this.#all = keys
+    if (removed.size > 0) this.#options.onKeysRemoved?.(removed)
+    this.#loaded = true
+    this.#lastSuccess = this.#now()
+    this.#lastError = undefined
+  }
+
+  /** Follow the issuer's Cache-Control (Dex: max-age=600), bounded by maxAge and not below the cooldown. */
+  #refreshDelay (cacheControl: string | string[] | undefined): number {
+    const ttl = maxAgeSeconds(cacheControl)
+    const ms = ttl === undefined || ttl === 0 ? this.#options.maxAgeMs : Math.min(ttl * 1000, this.#options.maxAgeMs)
+    return Math.max(ms, this.#options.cooldownMs)
+  }
+
+  #schedule (ms: number): void {
+    if (this.#closed) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => { void this.#fetch() }, Math.max(1000, ms))
+    this.#timer.unref()
+  }
+}
+
 export function createKeySet (options: KeySetOptions): KeySet {
-  const now = options.now ?? Date.now
-  let uri: string | undefined
-  let byKid = new Map<string, VerificationKey[]>()
-  let all: VerificationKey[] = []
-  let loaded = false
-  let lastSuccess = 0
-  let lastAttempt = -Infinity
-  let lastError: string | undefined
-  let inflight: Promise<boolean> | undefined
-  let timer: NodeJS.Timeout | undefined
-  let closed = false
+  return new KeySet(options)
+}
 
-  function schedule (ms: number): void {
-    if (closed) return
-    if (timer !== undefined) clearTimeout(timer)
-    timer = setTimeout(() => { void fetchNow() }, Math.max(1000, ms))
-    timer.unref()
+function indexByKid (keys: readonly VerificationKey[]): Map<string, VerificationKey[]> {
+  const byKid = new Map<string, VerificationKey[]>()
+  for (const k of keys) {
+    if (k.kid === undefined) continue
+    const list = byKid.get(k.kid)
+    if (list === undefined) byKid.set(k.kid, [k])
+    else list.push(k)
   }
-
-  function fetchNow (): Promise<boolean> {
-    if (inflight !== undefined) return inflight
-    if (uri === undefined) return Promise.resolve(false)
-    const target = uri
-    lastAttempt = now()
-    inflight = (async () => {
-      try {
-        const res = await options.fetchJson(target)
-        const keys = parseJwks(res.body)
-        if (keys.length === 0) throw new Error('JWKS holds no usable signing key')
-        const next = new Map<string, VerificationKey[]>()
-        for (const k of keys) {
-          if (k.kid === undefined) continue
-          const list = next.get(k.kid)
-          if (list === undefined) next.set(k.kid, [k])
-          else list.push(k)
-        }
-        const removed = new Set<string>()
-        for (const kid of byKid.keys()) if (!next.has(kid)) removed.add(kid)
-        byKid = next
-        all = keys
-        if (removed.size > 0) options.onKeysRemoved?.(removed)
-        loaded = true
-        lastSuccess = now()
-        lastError = undefined
-        options.onFetch?.(true)
-        // Follow the issuer's Cache-Control (Dex: max-age=600), bounded on both sides.
-        const ttl = maxAgeSeconds(res.headers['cache-control'])
-        const ms = ttl === undefined || ttl === 0 ? options.maxAgeMs : Math.min(ttl * 1000, options.maxAgeMs)
-        schedule(Math.max(ms, options.cooldownMs))
-        return true
-      } catch (err) {
-        lastError = err instanceof Error ? err.message : String(err)
-        options.onFetch?.(false, err)
-        // Keep the last good keys; retry sooner while nothing is loaded.
-        schedule(loaded ? options.cooldownMs : Math.min(options.cooldownMs, 5000))
-        return false
-      } finally {
-        inflight = undefined
-      }
-    })()
-    return inflight
-  }
-
-  return {
-    get (kid) {
-      if (kid === undefined) return all
-      return byKid.get(kid) ?? []
-    },
-    async setUri (u) {
-      uri = u
-      await fetchNow()
-    },
-    async refreshForUnknownKid () {
-      if (inflight === undefined && now() - lastAttempt < options.cooldownMs) return 'cooldown'
-      return (await fetchNow()) ? 'fetched' : 'failed'
-    },
-    async refresh () {
-      await fetchNow()
-    },
-    get loaded () { return loaded },
-    get lastSuccess () { return lastSuccess },
-    get lastError () { return lastError },
-    get size () { return all.length },
-    close () {
-      closed = true
-      if (timer !== undefined) clearTimeout(timer)
-    },
-  }
+  return byKid
 }
 
 export function parseJwks (body: unknown): VerificationKey[] {

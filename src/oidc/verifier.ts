@@ -1,13 +1,23 @@
+// Verifies ID tokens of ONE issuer: discovery, its key set, signature and the claim policy; instantiate once per issuer.
 import type { Logger } from 'pino'
 import { KubegateError } from '../errors.js'
+import { checkRegisteredClaims, type AudienceMatchPolicy, type ClaimRules } from './claim-checks.js'
+import { discoverJwksUri, discoveryRetryDelayMs } from './discovery.js'
 import { createIssuerHttp, type FetchJson } from './http-client.js'
-import { checkRegisteredClaims, decodeJws, keyFits, TokenError, verifySignatureAsync, verifySignatureSync, type TokenFailure } from './jwt.js'
-import { createKeySet, type KeySet, type VerificationKey } from './key-set.js'
+import { decodeJws, keyFits, TokenError, type DecodedJws, type TokenFailure } from './jwt.js'
+import { KeySet, type VerificationKey } from './key-set.js'
+import { SignatureChecker } from './signature-check.js'
 import { createSyncBudget, type SyncBudget } from './sync-budget.js'
 
 export interface OidcVerifierOptions {
   readonly issuerUrl: string
+  /** The audience `aud` must contain (`--oidc-client-id`), unless `audiences` is given. */
   readonly clientId: string
+  /** AuthenticationConfiguration's `audiences`; default `[clientId]`. */
+  readonly audiences?: readonly string[]
+  readonly audienceMatchPolicy?: AudienceMatchPolicy
+  /** AuthenticationConfiguration's `discoveryURL`; default `<issuerUrl>/.well-known/openid-configuration`. */
+  readonly discoveryUrl?: string | undefined
   /** PEM CA bundle for the issuer. */
   readonly ca?: string | undefined
   readonly signingAlgs: readonly string[]
@@ -27,11 +37,13 @@ export interface OidcVerifierOptions {
   readonly now?: () => number
   /** Tests substitute the transport; production uses undici with the configured CA. */
   readonly fetchJson?: FetchJson
-  readonly onVerify?: (outcome: 'ok' | TokenFailure | 'issuer_unavailable' | 'busy') => void
+  readonly onVerify?: (outcome: VerifyOutcome) => void
   readonly onJwksFetch?: (ok: boolean) => void
   /** The issuer stopped publishing these keys: whatever they verified must stop being trusted. */
   readonly onKeysRemoved?: (kids: ReadonlySet<string>) => void
 }
+
+export type VerifyOutcome = 'ok' | TokenFailure | 'issuer_unavailable' | 'busy'
 
 export interface VerifiedToken {
   readonly payload: Readonly<Record<string, unknown>>
@@ -41,15 +53,29 @@ export interface VerifiedToken {
   readonly kid?: string | undefined
 }
 
+export interface VerifierStatus {
+  readonly discovered: boolean
+  readonly jwksLoaded: boolean
+  readonly jwksLastSuccess: number
+  readonly jwksKeys: number
+  readonly lastError: string | undefined
+}
+
 export interface OidcVerifier {
+  /** The issuer this verifier is for (`iss` must equal it exactly): what a router by unverified `iss` matches. */
+  readonly issuerUrl: string
   /** Starts discovery (retrying until it succeeds); resolves after the first attempt. */
   start: () => Promise<void>
   /** Verifies a compact JWS completely; rejects with a KubegateError (401/503). */
   verify: (token: string) => Promise<VerifiedToken>
   /** Discovery done and a key set loaded that is not older than the stale bound. */
   isReady: () => boolean
-  status: () => { discovered: boolean, jwksLoaded: boolean, jwksLastSuccess: number, jwksKeys: number, lastError: string | undefined }
-  refreshKeys: () => Promise<void>
+  status: () => VerifierStatus
+  /**
+   * Refetches the key set now, ignoring the unknown-kid cooldown (single flight); resolves whether the fetch
+   * succeeded. For SIGHUP and for tokens that came from the issuer itself (the login callback).
+   */
+  refreshKeys: () => Promise<boolean>
   close: () => Promise<void>
 }
 
@@ -73,167 +99,177 @@ export const SYNC_VERIFY_BUDGET = { share: 0.25, burstMs: 5, failurePenaltyMs: 1
  * keys from `jwks_uri`, algorithm allow-list, signature, `iss`, `aud`, `exp`, `nbf`, `iat`. Implemented on
  * node:crypto with KeyObjects imported once, because jose's jwtVerify (WebCrypto) measured 120–190 µs per
  * RS256 token here against ~40 µs; test/unit/oidc runs jose side by side as an oracle (docs/design.md).
+ *
+ * verify = decode (alg allow-list, header) → candidate keys (key set; unknown kid → refetch policy) →
+ * signature (sync budget / pool) → registered claims (claim-checks.ts). Everything is per instance: one
+ * IssuerVerifier per issuer, with its own HTTP agent and CA, discovery, key set, budgets and readiness.
  */
-export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier {
-  const now = options.now ?? Date.now
-  const http = options.fetchJson === undefined ? createIssuerHttp({ ca: options.ca }) : undefined
-  const fetchJson = options.fetchJson ?? (http as NonNullable<typeof http>).fetchJson
-  const log = options.logger
-  const allowed = new Set(options.signingAlgs)
-  const rules = { issuer: options.issuerUrl, audience: options.clientId, clockSkewSec: options.clockSkewSeconds }
-  const keySet: KeySet = createKeySet({
-    fetchJson,
-    cooldownMs: options.jwksRefreshCooldownSeconds * 1000,
-    maxAgeMs: options.jwksMaxAgeSeconds * 1000,
-    now,
-    onKeysRemoved: options.onKeysRemoved,
-    onFetch (ok, error) {
-      options.onJwksFetch?.(ok)
-      if (ok) log?.debug({ keys: keySet.size }, 'jwks loaded')
-      else log?.warn({ err: error instanceof Error ? error.message : String(error) }, 'jwks fetch failed')
-    },
-  })
-  let discovered = false
-  let discoveryError: string | undefined
-  let discoveryTimer: NodeJS.Timeout | undefined
-  let closed = false
-  let pending = 0
-  const syncBudget = options.syncBudget ?? createSyncBudget(SYNC_VERIFY_BUDGET)
+export class IssuerVerifier implements OidcVerifier {
+  readonly issuerUrl: string
+  readonly #options: OidcVerifierOptions
+  readonly #now: () => number
+  readonly #http: ReturnType<typeof createIssuerHttp> | undefined
+  readonly #fetchJson: FetchJson
+  readonly #allowedAlgs: ReadonlySet<string>
+  readonly #rules: ClaimRules
+  readonly #keys: KeySet
+  readonly #signatures: SignatureChecker
+  #discovered = false
+  #discoveryError: string | undefined
+  #discoveryTimer: NodeJS.Timeout | undefined
+  #closed = false
 
-  async function discover (attempt: number): Promise<void> {
-    const url = options.issuerUrl.replace(/\/$/, '') + '/.well-known/openid-configuration'
-    try {
-      const res = await fetchJson(url)
-      const doc = res.body as Record<string, unknown>
-      // OIDC Discovery §4.3: the document's issuer must be identical to the configured one.
-      if (typeof doc !== 'object' || doc === null || doc.issuer !== options.issuerUrl) {
-        throw new Error(`discovery issuer ${JSON.stringify(doc?.issuer)} does not match the configured issuer`)
-      }
-      const jwksUri = doc.jwks_uri
-      if (typeof jwksUri !== 'string' || !jwksUri.startsWith('https://')) throw new Error('discovery jwks_uri missing or not https')
-      discovered = true
-      discoveryError = undefined
-      log?.info({ jwksUri }, 'oidc discovery done')
-      await keySet.setUri(jwksUri)
-    } catch (err) {
-      discoveryError = err instanceof Error ? err.message : String(err)
-      log?.warn({ err: discoveryError, attempt }, 'oidc discovery failed; retrying')
-      if (closed) return
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))
-      discoveryTimer = setTimeout(() => { void discover(attempt + 1) }, delay)
-      discoveryTimer.unref()
+  constructor (options: OidcVerifierOptions) {
+    this.issuerUrl = options.issuerUrl
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    const http = options.fetchJson === undefined ? createIssuerHttp({ ca: options.ca }) : undefined
+    this.#http = http
+    this.#fetchJson = options.fetchJson ?? (http as NonNullable<typeof http>).fetchJson
+    this.#allowedAlgs = new Set(options.signingAlgs)
+    this.#rules = {
+      issuer: options.issuerUrl,
+      audiences: options.audiences ?? [options.clientId],
+      audienceMatchPolicy: options.audienceMatchPolicy,
+      clockSkewSec: options.clockSkewSeconds,
+    }
+    this.#keys = this.#createKeySet()
+    this.#signatures = new SignatureChecker(options.syncBudget ?? createSyncBudget(SYNC_VERIFY_BUDGET), options.maxPendingVerifications)
+  }
+
+  async start (): Promise<void> {
+    await this.#discover(0)
+  }
+
+  async verify (token: string): Promise<VerifiedToken> {
+    const jws = this.#decode(token)
+    const keys = await this.#candidateKeys(jws)
+    const signer = await this.#signatures.check(jws, keys)
+    if (signer === 'busy') this.#busy()
+    if (signer === null) this.#fail('bad_signature')
+    const exp = this.#checkClaims(jws.payload)
+    this.#options.onVerify?.('ok')
+    return { payload: jws.payload, exp, kid: signer.kid }
+  }
+
+  isReady (): boolean {
+    if (!this.#discovered || !this.#keys.loaded) return false
+    return this.#now() - this.#keys.lastSuccess <= this.#options.jwksStaleAfterSeconds * 1000
+  }
+
+  status (): VerifierStatus {
+    return {
+      discovered: this.#discovered,
+      jwksLoaded: this.#keys.loaded,
+      jwksLastSuccess: this.#keys.lastSuccess,
+      jwksKeys: this.#keys.size,
+      lastError: this.#discoveryError ?? this.#keys.lastError,
     }
   }
 
-  function fail (outcome: TokenFailure, detail?: string): never {
-    options.onVerify?.(outcome)
+  refreshKeys (): Promise<boolean> {
+    return this.#keys.refresh()
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    if (this.#discoveryTimer !== undefined) clearTimeout(this.#discoveryTimer)
+    this.#keys.close()
+    await this.#http?.close()
+  }
+
+  #createKeySet (): KeySet {
+    const options = this.#options
+    const log = options.logger
+    const keys: KeySet = new KeySet({
+      fetchJson: this.#fetchJson,
+      cooldownMs: options.jwksRefreshCooldownSeconds * 1000,
+      maxAgeMs: options.jwksMaxAgeSeconds * 1000,
+      now: this.#now,
+      onKeysRemoved: options.onKeysRemoved,
+      onFetch (ok, error) {
+        options.onJwksFetch?.(ok)
+        if (ok) log?.debug({ keys: keys.size }, 'jwks loaded')
+        else log?.warn({ err: error instanceof Error ? error.message : String(error) }, 'jwks fetch failed')
+      },
+    })
+    return keys
+  }
+
+  /** Discovery, retried with back-off until it succeeds or the verifier is closed. */
+  async #discover (attempt: number): Promise<void> {
+    try {
+      const jwksUri = await discoverJwksUri(this.#fetchJson, this.issuerUrl, this.#options.discoveryUrl)
+      this.#discovered = true
+      this.#discoveryError = undefined
+      this.#options.logger?.info({ jwksUri }, 'oidc discovery done')
+      await this.#keys.setUri(jwksUri)
+    } catch (err) {
+      this.#discoveryError = err instanceof Error ? err.message : String(err)
+      this.#options.logger?.warn({ err: this.#discoveryError, attempt }, 'oidc discovery failed; retrying')
+      this.#scheduleDiscovery(attempt + 1)
+    }
+  }
+
+  #scheduleDiscovery (attempt: number): void {
+    if (this.#closed) return
+    this.#discoveryTimer = setTimeout(() => { void this.#discover(attempt) }, discoveryRetryDelayMs(attempt - 1))
+    this.#discoveryTimer.unref()
+  }
+
+  /** Header and payload decoded, algorithm allow-listed; nothing trusted yet. */
+  #decode (token: string): DecodedJws {
+    try {
+      return decodeJws(token, this.#allowedAlgs)
+    } catch (err) {
+      if (err instanceof TokenError) this.#fail(err.failure, err.message)
+      throw err
+    }
+  }
+
+  /** Keys that may have signed this token; an unknown `kid` goes through the key set's refetch policy. */
+  async #candidateKeys (jws: DecodedJws): Promise<VerificationKey[]> {
+    if (!this.#keys.loaded) this.#unavailable('no key set loaded yet')
+    if (jws.kid !== undefined && !this.#keys.has(jws.kid)) await this.#refetchForUnknownKid(jws.kid)
+    const keys = this.#keys.get(jws.kid).filter((k) => keyFits(k, jws.alg))
+    if (keys.length === 0) this.#fail('unknown_kid', 'no key fits the algorithm')
+    if (keys.length > MAX_CANDIDATES) this.#fail('unknown_kid', 'token without kid and too many candidate keys')
+    return keys
+  }
+
+  /** Maybe the issuer rotated: refetch unless in cooldown; still unknown afterwards is a 401 (503 if the fetch failed). */
+  async #refetchForUnknownKid (kid: string): Promise<void> {
+    const outcome = await this.#keys.refreshForUnknownKid(kid)
+    if (this.#keys.has(kid)) return
+    if (outcome === 'failed') this.#unavailable('unknown kid and the key set could not be fetched')
+    this.#fail('unknown_kid')
+  }
+
+  #checkClaims (payload: Readonly<Record<string, unknown>>): number {
+    try {
+      return checkRegisteredClaims(payload, this.#rules, Math.floor(this.#now() / 1000))
+    } catch (err) {
+      if (err instanceof TokenError) this.#fail(err.failure, err.message)
+      throw err
+    }
+  }
+
+  #fail (outcome: TokenFailure, detail?: string): never {
+    this.#options.onVerify?.(outcome)
     throw new KubegateError(outcome === 'expired' ? 'KG_ERR_TOKEN_EXPIRED' : 'KG_ERR_BAD_TOKEN', detail ?? outcome, { failure: outcome })
   }
 
-  function candidates (kid: string | undefined, alg: string): VerificationKey[] {
-    const out: VerificationKey[] = []
-    for (const k of keySet.get(kid)) if (keyFits(k, alg)) out.push(k)
-    return out
+  #unavailable (detail: string): never {
+    this.#options.onVerify?.('issuer_unavailable')
+    throw new KubegateError('KG_ERR_ISSUER_UNAVAILABLE', detail, { retryAfter: 5, failure: 'issuer_unavailable' })
   }
 
-  async function verify (token: string): Promise<VerifiedToken> {
-    let jws
-    try {
-      jws = decodeJws(token, allowed)
-    } catch (err) {
-      if (err instanceof TokenError) fail(err.failure, err.message)
-      throw err
-    }
-    if (!keySet.loaded) {
-      options.onVerify?.('issuer_unavailable')
-      throw new KubegateError('KG_ERR_ISSUER_UNAVAILABLE', 'no key set loaded yet', { retryAfter: 5, failure: 'issuer_unavailable' })
-    }
-    let keys = candidates(jws.kid, jws.alg)
-    if (keys.length === 0 && jws.kid !== undefined && keySet.get(jws.kid).length === 0) {
-      // Unknown kid: maybe the issuer rotated. One refetch per cooldown, shared by all waiting requests.
-      const outcome = await keySet.refreshForUnknownKid()
-      keys = candidates(jws.kid, jws.alg)
-      if (keys.length === 0) {
-        if (outcome === 'failed') {
-          options.onVerify?.('issuer_unavailable')
-          throw new KubegateError('KG_ERR_ISSUER_UNAVAILABLE', 'unknown kid and the key set could not be fetched', { retryAfter: 5, failure: 'issuer_unavailable' })
-        }
-        fail('unknown_kid')
-      }
-    }
-    if (keys.length === 0) fail('unknown_kid', 'no key fits the algorithm')
-    if (keys.length > MAX_CANDIDATES) fail('unknown_kid', 'token without kid and too many candidate keys')
-    let ok = false
-    let usedKid: string | undefined
-    if (syncBudget.allow()) {
-      // Same checks as the pool path (verifySignatureSync and verifySignatureAsync share their arguments);
-      // charged what it really took, so the budget bounds the loop's share whatever the key costs.
-      const t0 = syncBudget.clock()
-      try {
-        for (const key of keys) {
-          if (verifySignatureSync(jws, key)) {
-            ok = true
-            usedKid = key.kid
-            break
-          }
-        }
-      } finally {
-        syncBudget.charge(syncBudget.clock() - t0, !ok)
-      }
-    } else {
-      if (pending >= options.maxPendingVerifications) {
-        options.onVerify?.('busy')
-        throw new KubegateError('KG_ERR_VERIFIER_BUSY', 'too many pending verifications', { retryAfter: 1, failure: 'busy' })
-      }
-      pending++
-      try {
-        for (const key of keys) {
-          if (await verifySignatureAsync(jws, key)) {
-            ok = true
-            usedKid = key.kid
-            break
-          }
-        }
-      } finally {
-        pending--
-      }
-    }
-    if (!ok) fail('bad_signature')
-    let exp: number
-    try {
-      exp = checkRegisteredClaims(jws.payload, rules, Math.floor(now() / 1000))
-    } catch (err) {
-      if (err instanceof TokenError) fail(err.failure, err.message)
-      throw err
-    }
-    options.onVerify?.('ok')
-    return { payload: jws.payload, exp, kid: usedKid }
+  #busy (): never {
+    this.#options.onVerify?.('busy')
+    throw new KubegateError('KG_ERR_VERIFIER_BUSY', 'too many pending verifications', { retryAfter: 1, failure: 'busy' })
   }
+}
 
-  return {
-    async start () {
-      await discover(0)
-    },
-    verify,
-    isReady () {
-      if (!discovered || !keySet.loaded) return false
-      return now() - keySet.lastSuccess <= options.jwksStaleAfterSeconds * 1000
-    },
-    status () {
-      return {
-        discovered,
-        jwksLoaded: keySet.loaded,
-        jwksLastSuccess: keySet.lastSuccess,
-        jwksKeys: keySet.size,
-        lastError: discoveryError ?? keySet.lastError,
-      }
-    },
-    refreshKeys: () => keySet.refresh(),
-    async close () {
-      closed = true
-      if (discoveryTimer !== undefined) clearTimeout(discoveryTimer)
-      keySet.close()
-      await http?.close()
-    },
-  }
+export function createOidcVerifier (options: OidcVerifierOptions): OidcVerifier {
+  return new IssuerVerifier(options)
 }

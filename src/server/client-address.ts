@@ -1,3 +1,4 @@
+// The client address for logs and X-Forwarded-For, trusting X-Forwarded-For only from configured proxies.
 import type { IncomingMessage } from 'node:http'
 import { BlockList, isIP } from 'node:net'
 

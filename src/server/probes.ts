@@ -1,5 +1,6 @@
+// Probe routes: `/livez`, `/healthz` and `/readyz` (with `?verbose`), from the readiness checks.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { LocalHandler } from './handler.js'
+import type { LocalHandler } from './stages.js'
 
 export interface ReadinessCheck {
   readonly name: string

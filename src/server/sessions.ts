@@ -1,3 +1,4 @@
+// The registry of long-running requests (watches, upgraded sessions), so shutdown and revocation can end them.
 import type { Identity } from '../auth/identity.js'
 
 /** An open long-running request (watch, `logs -f`, exec/attach/port-forward) and how to end it. */

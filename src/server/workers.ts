@@ -1,3 +1,4 @@
+// Multi-process mode: several kubegate workers behind one listening socket (node:cluster).
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
 

@@ -1,3 +1,4 @@
+// The revocation admin API (`/kubegate/v1/revocations`): list, add and delete revocations, admins only.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { parseBearer } from '../auth/bearer.js'
@@ -30,16 +31,23 @@ export interface RevocationJson {
   kind: RevocationKind
   value: string
   revokedAt: string
+  /**
+   * User and `sub` revocations: a token issued (`iat`) after this is accepted; one issued at or before it is
+   * refused. The revocation time plus the issuer clock skew allowed (`oidc.clockSkewSeconds`).
+   */
+  acceptsTokensIssuedAfter?: string
   expiresAt: string
   by: string
   reason?: string
 }
 
-function toJson (r: Revocation): RevocationJson {
+function toJson (r: Revocation, list: RevocationList): RevocationJson {
+  const after = list.acceptsTokensIssuedAfter(r)
   return {
     kind: r.kind,
     value: r.value,
     revokedAt: new Date(r.revokedAt).toISOString(),
+    ...(after !== undefined ? { acceptsTokensIssuedAfter: new Date(after).toISOString() } : {}),
     expiresAt: new Date(r.expiresAt).toISOString(),
     by: r.by,
     ...(r.reason !== undefined ? { reason: r.reason } : {}),
@@ -81,6 +89,73 @@ function parseTarget (fields: Record<string, unknown>): { kind: RevocationKind, 
   return problem ?? { kind, value: value as string }
 }
 
+/** The caller's own input problem: answered 400 with this message (safe and useful to return). */
+class BadInput extends Error {}
+
+/** A POST body: `application/json`, a JSON object. */
+async function readJsonObject (req: IncomingMessage): Promise<Record<string, unknown>> {
+  const ct = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
+  if (ct !== 'application/json') throw new BadInput('content-type must be application/json')
+  const body = await readBody(req)
+  try {
+    const v: unknown = JSON.parse(body.toString('utf8'))
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object')
+    return v as Record<string, unknown>
+  } catch {
+    throw new BadInput('the body must be a JSON object')
+  }
+}
+
+/** What a POST asks to revoke: exactly one target, an optional reason, nothing else. */
+function revocationToAdd (fields: Record<string, unknown>): { kind: RevocationKind, value: string, reason?: string } {
+  const unknown = Object.keys(fields).filter((k) => !['user', 'sub', 'tokenHash', 'reason'].includes(k))
+  if (unknown.length > 0) throw new BadInput(`unknown field ${unknown[0] ?? ''}`)
+  const target = parseTarget(fields)
+  if (typeof target === 'string') throw new BadInput(target)
+  const reason = fields.reason
+  const problem = validateRevocationInput(target.kind, target.value, reason)
+  if (problem !== undefined) throw new BadInput(problem)
+  return { ...target, ...(typeof reason === 'string' ? { reason } : {}) }
+}
+
+/** What a DELETE asks to lift: exactly one of `?user=`, `?sub=`, `?tokenHash=`, each at most once. */
+function revocationToDelete (url: URL): { kind: RevocationKind, value: string } {
+  const fields: Record<string, unknown> = {}
+  for (const [k, v] of url.searchParams) {
+    if (k !== 'user' && k !== 'sub' && k !== 'tokenHash') throw new BadInput(`unknown parameter ${k}`)
+    if (fields[k] !== undefined) throw new BadInput(`parameter ${k} given twice`)
+    fields[k] = v
+  }
+  const target = parseTarget(fields)
+  if (typeof target === 'string') throw new BadInput(target)
+  return target
+}
+
+interface Preflight { token: string, identityHeader: boolean, url: URL }
+
+/**
+ * Everything checked before authenticating: the API is on and this is exactly its path, no credentials in the
+ * query, one `Authorization` with a bearer token of a sane size. A refusal, or what the rest needs.
+ */
+function preflight (req: IncomingMessage, o: AdminApiOptions): Preflight | KubegateError {
+  const raw = req.url ?? ''
+  const q = raw.indexOf('?')
+  // Off, or not exactly ours (the prefix also matches `/kubegate/v1/revocationsX`): 404, nothing else said.
+  if (o.adminGroup === undefined || (q === -1 ? raw : raw.slice(0, q)) !== REVOCATIONS_PATH) {
+    return new KubegateError('KG_ERR_NOT_FOUND', undefined, { failure: 'not_found' })
+  }
+  if (hasCredentialsInQuery(raw)) return new KubegateError('KG_ERR_CREDENTIALS_IN_QUERY', undefined, { failure: 'credentials_in_query' })
+  const scan = scanClientHeaders(req.rawHeaders)
+  if (scan.authorizationCount > 1) return new KubegateError('KG_ERR_DUPLICATE_AUTHORIZATION')
+  const token = parseBearer(scan.authorization)
+  if (token === undefined || token.length > o.maxTokenBytes) return new KubegateError('KG_ERR_NO_TOKEN', undefined, { failure: 'no_token' })
+  try {
+    return { token, identityHeader: scan.identityHeader, url: new URL(raw, 'http://kubegate.invalid') }
+  } catch {
+    return new KubegateError('KG_ERR_BAD_REQUEST')
+  }
+}
+
 /**
  * `/kubegate/v1/revocations` on the proxy listener: GET lists, POST revokes, DELETE (`?user=` | `?sub=` |
  * `?tokenHash=`) lifts a revocation. Authenticated exactly like proxied requests and authorised by membership
@@ -93,78 +168,45 @@ export function createAdminApi (o: AdminApiOptions): LocalHandler {
   }
   const badRequest = (res: ServerResponse, detail: string): void => {
     o.logger.info({ detail }, 'admin request refused')
-    // The detail is the caller's own input problem: safe and useful to return.
     sendJson(res, 400, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: detail, reason: 'BadRequest', code: 400 })
   }
 
-  async function serve (req: IncomingMessage, res: ServerResponse, auth: Authenticated, url: URL): Promise<void> {
-    const by = auth.identity.user
+  /** The proxy's authentication and admissions, then membership in the admin group. */
+  const authorize = async (req: IncomingMessage, p: Preflight): Promise<Authenticated> => {
+    const auth = await o.authenticate(p.token)
+    const denied = o.admit(auth)
+    if (denied !== undefined) throw denied
+    if (p.identityHeader) throw new KubegateError('KG_ERR_IDENTITY_HEADERS', undefined, { failure: 'identity_headers' })
+    if (!auth.identity.groups.includes(o.adminGroup as string)) {
+      o.logger.info({ user: auth.identity.user, method: req.method }, 'admin request forbidden')
+      throw new KubegateError('KG_ERR_FORBIDDEN', 'not in the admin group', { failure: 'not_admin' })
+    }
+    return auth
+  }
+
+  const add = async (req: IncomingMessage, res: ServerResponse, by: string): Promise<void> => {
+    const input = revocationToAdd(await readJsonObject(req))
+    const rec = await o.revocations.add({ ...input, by })
+    o.logger.info({ admin: by, kind: rec.kind, value: rec.value, reason: rec.reason }, 'revocation added')
+    sendJson(res, 201, toJson(rec, o.revocations))
+  }
+
+  const remove = async (res: ServerResponse, url: URL, by: string): Promise<void> => {
+    const target = revocationToDelete(url)
+    const existed = await o.revocations.remove(target.kind, target.value)
+    o.logger.info({ admin: by, kind: target.kind, value: target.value, existed }, 'revocation deleted')
+    if (!existed) throw new KubegateError('KG_ERR_NOT_FOUND', 'no such revocation', { failure: 'not_found' })
+    sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200 })
+  }
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, p: Preflight): Promise<void> => {
+    const by = (await authorize(req, p)).identity.user
     switch (req.method) {
-      case 'GET': {
-        sendJson(res, 200, { kind: 'RevocationList', apiVersion: 'kubegate.dev/v1', items: o.revocations.list().map(toJson) })
+      case 'GET':
+        sendJson(res, 200, { kind: 'RevocationList', apiVersion: 'kubegate.dev/v1', items: o.revocations.list().map((r) => toJson(r, o.revocations)) })
         return
-      }
-      case 'POST': {
-        const ct = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
-        if (ct !== 'application/json') {
-          badRequest(res, 'content-type must be application/json')
-          return
-        }
-        let fields: Record<string, unknown>
-        try {
-          const v: unknown = JSON.parse((await readBody(req)).toString('utf8'))
-          if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object')
-          fields = v as Record<string, unknown>
-        } catch (err) {
-          if (err instanceof KubegateError) throw err
-          badRequest(res, 'the body must be a JSON object')
-          return
-        }
-        const unknown = Object.keys(fields).filter((k) => !['user', 'sub', 'tokenHash', 'reason'].includes(k))
-        if (unknown.length > 0) {
-          badRequest(res, `unknown field ${unknown[0] ?? ''}`)
-          return
-        }
-        const target = parseTarget(fields)
-        if (typeof target === 'string') {
-          badRequest(res, target)
-          return
-        }
-        const reason = fields.reason
-        const problem = validateRevocationInput(target.kind, target.value, reason)
-        if (problem !== undefined) {
-          badRequest(res, problem)
-          return
-        }
-        const rec = await o.revocations.add({ ...target, by, ...(typeof reason === 'string' ? { reason } : {}) })
-        o.logger.info({ admin: by, kind: rec.kind, value: rec.value, reason: rec.reason }, 'revocation added')
-        sendJson(res, 201, toJson(rec))
-        return
-      }
-      case 'DELETE': {
-        const fields: Record<string, unknown> = {}
-        for (const [k, v] of url.searchParams) {
-          if (k !== 'user' && k !== 'sub' && k !== 'tokenHash') {
-            badRequest(res, `unknown parameter ${k}`)
-            return
-          }
-          if (fields[k] !== undefined) {
-            badRequest(res, `parameter ${k} given twice`)
-            return
-          }
-          fields[k] = v
-        }
-        const target = parseTarget(fields)
-        if (typeof target === 'string') {
-          badRequest(res, target)
-          return
-        }
-        const existed = await o.revocations.remove(target.kind, target.value)
-        o.logger.info({ admin: by, kind: target.kind, value: target.value, existed }, 'revocation deleted')
-        if (!existed) throw new KubegateError('KG_ERR_NOT_FOUND', 'no such revocation', { failure: 'not_found' })
-        sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200 })
-        return
-      }
+      case 'POST': return await add(req, res, by)
+      case 'DELETE': return await remove(res, p.url, by)
       default:
         res.setHeader('allow', 'GET, POST, DELETE')
         throw new KubegateError('KG_ERR_METHOD_NOT_ALLOWED')
@@ -172,46 +214,16 @@ export function createAdminApi (o: AdminApiOptions): LocalHandler {
   }
 
   return (req, res) => {
-    const raw = req.url ?? ''
-    const q = raw.indexOf('?')
-    // Off, or not exactly ours (the prefix also matches `/kubegate/v1/revocationsX`): 404, nothing else said.
-    if (o.adminGroup === undefined || (q === -1 ? raw : raw.slice(0, q)) !== REVOCATIONS_PATH) {
-      refuse(res, new KubegateError('KG_ERR_NOT_FOUND', undefined, { failure: 'not_found' }))
+    const p = preflight(req, o)
+    if (p instanceof KubegateError) {
+      refuse(res, p)
       return
     }
-    if (hasCredentialsInQuery(raw)) {
-      refuse(res, new KubegateError('KG_ERR_CREDENTIALS_IN_QUERY', undefined, { failure: 'credentials_in_query' }))
-      return
-    }
-    const scan = scanClientHeaders(req.rawHeaders)
-    if (scan.authorizationCount > 1) {
-      refuse(res, new KubegateError('KG_ERR_DUPLICATE_AUTHORIZATION'))
-      return
-    }
-    const token = parseBearer(scan.authorization)
-    if (token === undefined || token.length > o.maxTokenBytes) {
-      refuse(res, new KubegateError('KG_ERR_NO_TOKEN', undefined, { failure: 'no_token' }))
-      return
-    }
-    const adminGroup = o.adminGroup
-    let url: URL
-    try {
-      url = new URL(raw, 'http://kubegate.invalid')
-    } catch {
-      refuse(res, new KubegateError('KG_ERR_BAD_REQUEST'))
-      return
-    }
-    void (async () => {
-      const auth = await o.authenticate(token)
-      const denied = o.admit(auth)
-      if (denied !== undefined) throw denied
-      if (scan.identityHeader) throw new KubegateError('KG_ERR_IDENTITY_HEADERS', undefined, { failure: 'identity_headers' })
-      if (!auth.identity.groups.includes(adminGroup)) {
-        o.logger.info({ user: auth.identity.user, method: req.method }, 'admin request forbidden')
-        throw new KubegateError('KG_ERR_FORBIDDEN', 'not in the admin group', { failure: 'not_admin' })
+    serve(req, res, p).catch((err: unknown) => {
+      if (err instanceof BadInput) {
+        badRequest(res, err.message)
+        return
       }
-      await serve(req, res, auth, url)
-    })().catch((err: unknown) => {
       const e = toKubegateError(err)
       // A store failure (Redis down) while changing the list: nothing was changed that others cannot see.
       refuse(res, e.code === 'KG_ERR_INTERNAL' && !(err instanceof KubegateError)

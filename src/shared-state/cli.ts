@@ -1,3 +1,4 @@
+// `kubegate revoke` and `kubegate revocations list|delete`: the admin API from the command line.
 import { readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -122,6 +123,22 @@ function failure (io: CliIo, r: { status: number, text: string }): number {
   return 1
 }
 
+/**
+ * What `kubegate revoke` prints: when the revocation was made and, for a user or `sub`, from when a new
+ * token is accepted again (the revocation time plus the issuer clock skew the server allows).
+ */
+export function describeRevocation (rec: RevocationJson): string {
+  const kept = `the revocation is kept until ${rec.expiresAt}`
+  if (rec.kind === 'token') return `revoked token ${rec.value} at ${rec.revokedAt}: that token is refused; ${kept}`
+  const after = rec.acceptsTokensIssuedAfter
+  if (after === undefined) {
+    // A server that does not say: the revocation time plus its oidc.clockSkewSeconds.
+    return `revoked ${rec.kind} ${rec.value} at ${rec.revokedAt}: tokens issued up to that time plus the server's allowed clock skew are refused; ${kept}`
+  }
+  return `revoked ${rec.kind} ${rec.value} at ${rec.revokedAt}: tokens issued up to ${after} are refused, ` +
+    `a token issued after ${after} is accepted (sign in again after ${after}); ${kept}`
+}
+
 /** `kubegate revoke ...` and `kubegate revocations list|delete ...` against the admin API. */
 export async function runRevocationCommand (command: 'revoke' | 'revocations', argv: readonly string[], io: CliIo): Promise<number> {
   let sub = command === 'revoke' ? 'add' : argv[0]
@@ -166,7 +183,7 @@ export async function runRevocationCommand (command: 'revoke' | 'revocations', a
       const r = await send(conn, 'POST', REVOCATIONS_PATH, { [t.field]: t.value, ...(flags.reason !== undefined ? { reason: flags.reason } : {}) })
       if (r.status !== 201) return failure(io, r)
       const rec = JSON.parse(r.text) as RevocationJson
-      io.stdout.write(`revoked ${rec.kind} ${rec.value}: tokens issued before ${rec.revokedAt} are refused (kept until ${rec.expiresAt})\n`)
+      io.stdout.write(describeRevocation(rec) + '\n')
       return 0
     }
     sub = 'delete'

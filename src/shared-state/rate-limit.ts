@@ -1,9 +1,12 @@
+// Per-user request rate limits and the per-user cap on long-running requests: the synchronous admission.
 import { hash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Authenticated } from '../auth/authenticator.js'
 import { KubegateError } from '../errors.js'
 import type { SessionRegistry } from '../server/sessions.js'
-import type { Store } from '../store/types.js'
+import type { BucketPolicy, Store } from '../store/types.js'
+import { Lease, leaseSize } from './lease.js'
+import { LocalBucket } from './local-bucket.js'
 
 export interface RateLimiterOptions {
   /** A Redis store shares the budget between replicas; memory (or none) keeps it local. */
@@ -15,6 +18,7 @@ export interface RateLimiterOptions {
   /** 0: no cap on concurrent long-running requests. */
   readonly maxLongRunning: number
   readonly exemptGroups: readonly string[]
+  /** Period of the background top-up of leases that are low (tops-ups on demand do not wait for it). */
   readonly syncMs: number
   readonly sessions: Pick<SessionRegistry, 'count'>
   /** This replica's id in the live-replica count. */
@@ -36,234 +40,273 @@ export interface RateLimitStatus {
   readonly limited: number
 }
 
-export interface RateLimiter {
-  /** The admission: synchronous, memory only. */
-  check: (auth: Authenticated, ctx: { longRunning: boolean }) => KubegateError | undefined
-  status: () => RateLimitStatus
-  start: () => void
-  /** One report/read round with the store now (also runs every syncMs). */
-  sync: () => Promise<void>
-  close: () => void
-}
-
-interface Bucket {
+/** What this replica knows about one identity. */
+interface Tracked {
+  /** The shared bucket's key: the user name is hashed (arbitrary bytes, any length). */
   readonly key: string
-  tokens: number
-  /** Time of the last refill (ms). */
-  last: number
+  readonly lease: Lease
+  /** The local bucket: the whole limit without Redis; this replica's share while Redis is unreachable (dropped when it is back). */
+  local: LocalBucket | undefined
   lastUsed: number
-  /** Admitted here, not yet reported to the store. */
-  pending: number
-  /** Reported, answer not yet back. */
-  inflight: number
-  synced: boolean
 }
 
+/** A top-up unanswered for longer than this (and syncMs) counts as a stalled store: the local share applies. */
+const STALL_MS = 100
 const HEARTBEAT_MS = 5000
 const REPLICA_TTL_MS = 15_000
+const TOO_MANY_STREAMS = new KubegateError('KG_ERR_TOO_MANY_STREAMS', undefined, { failure: 'too_many_streams', retryAfter: 5 })
+
+function rateLimited (retryAfter: number): KubegateError {
+  return new KubegateError('KG_ERR_RATE_LIMITED', undefined, { failure: 'rate_limited', retryAfter })
+}
 
 /**
- * Per-identity token buckets. The decision is always local and synchronous; with Redis, each replica reports
- * what it admitted every `syncMs` (one atomic Lua call for all active identities) and takes back the global
- * bucket's level, so the budget is shared: between two syncs a replica can over-admit at most what refills in
- * that interval, and a replica that has never seen an identity starts it at its share (burst / replicas).
- * If Redis is unreachable each replica enforces its share of the rate and burst, with the last known replica
- * count, until Redis answers again.
+ * Per-identity token buckets; every decision is local and synchronous. Without Redis, one local bucket per
+ * identity (`burst`, refilled at `rate`). With Redis, the bucket lives in Redis and each replica admits only
+ * by spending tokens it has already leased from it (see `Lease` for the bound), topping a lease up as soon as
+ * it runs low, without making the request wait. If Redis is unreachable each replica enforces its share of
+ * the rate and burst (divided by the last known replica count) in a local bucket until Redis answers again.
  */
-export function createRateLimiter (o: RateLimiterOptions): RateLimiter {
-  const now = o.now ?? Date.now
-  const shared = o.store.kind === 'redis'
-  const exempt = new Set(o.exemptGroups)
-  const rate = o.requestsPerSecond
-  const burst = o.burst
-  const maxIdentities = o.maxIdentities ?? 100_000
-  const buckets = new Map<string, Bucket>()
-  const policy = { ratePerSecond: rate, burst, ttlMs: Math.ceil(burst / Math.max(rate, 0.001) * 1000) + 60_000 }
-  const STREAMS = new KubegateError('KG_ERR_TOO_MANY_STREAMS', undefined, { failure: 'too_many_streams', retryAfter: 5 })
-  let replicas = 1
-  let lastSyncAt: number | undefined
-  let syncOk = shared
-  let syncFailures = 0
-  let limited = 0
-  let syncing: Promise<void> | undefined
-  let soon: NodeJS.Immediate | undefined
-  let timers: NodeJS.Timeout[] = []
+export class RateLimiter {
+  readonly #o: RateLimiterOptions
+  readonly #now: () => number
+  readonly #shared: boolean
+  readonly #exempt: Set<string>
+  readonly #leaseSize: number
+  readonly #policy: BucketPolicy
+  readonly #tracked = new Map<string, Tracked>()
+  #replicas = 1
+  #lastSyncAt: number | undefined
+  /** The last round with the store worked (or none was needed). */
+  #syncOk: boolean
+  #syncFailures = 0
+  #limited = 0
+  #syncing: Promise<void> | undefined
+  #syncStartedAt = 0
+  #syncAgain = false
+  #soon: NodeJS.Immediate | undefined
+  #timers: NodeJS.Timeout[] = []
 
-  /** Budget shared through the store right now. */
-  const isShared = (): boolean => shared && syncOk && o.store.state === 'up'
-  const capacity = (): number => isShared() || !shared ? burst : Math.max(1, burst / replicas)
-  const refillRate = (): number => isShared() || !shared ? rate : rate / replicas
+  constructor (o: RateLimiterOptions) {
+    this.#o = o
+    this.#now = o.now ?? Date.now
+    this.#shared = o.store.kind === 'redis'
+    this.#syncOk = this.#shared
+    this.#exempt = new Set(o.exemptGroups)
+    this.#leaseSize = leaseSize(o.burst)
+    const rate = Math.max(o.requestsPerSecond, 0.001)
+    this.#policy = { ratePerSecond: o.requestsPerSecond, burst: o.burst, ttlMs: Math.ceil(o.burst / rate * 1000) + 60_000 }
+  }
 
-  const take = (user: string, t: number): KubegateError | undefined => {
-    let b = buckets.get(user)
-    const cap = capacity()
-    const r = refillRate()
-    if (b === undefined) {
-      if (buckets.size >= maxIdentities) evict(t, true)
-      // Until its first sync a replica spends only its share of an identity it has not seen.
-      const start = shared ? Math.max(1, burst / replicas) : burst
-      b = { key: 'rl:' + hash('sha256', user, 'base64url'), tokens: Math.min(cap, start), last: t, lastUsed: t, pending: 0, inflight: 0, synced: false }
-      buckets.set(user, b)
-      if (isShared()) syncSoon()
-    } else if (t > b.last) {
-      b.tokens = Math.min(cap, b.tokens + (t - b.last) * r / 1000)
-      b.last = t
-    } else if (b.tokens > cap) {
-      b.tokens = cap
+  /** The admission: synchronous, memory only. */
+  check (auth: Authenticated, ctx: { longRunning: boolean }): KubegateError | undefined {
+    const id = auth.identity
+    if (this.#exempt.size > 0) {
+      const g = id.groups
+      for (let i = 0; i < g.length; i++) if (this.#exempt.has(g[i] as string)) return undefined
     }
-    b.lastUsed = t
-    if (b.tokens >= 1) {
-      b.tokens -= 1
-      b.pending++
-      return undefined
+    if (ctx.longRunning && this.#tooManyLongRunning(id.user)) {
+      this.#limited++
+      return TOO_MANY_STREAMS
     }
-    limited++
-    return new KubegateError('KG_ERR_RATE_LIMITED', undefined, {
-      failure: 'rate_limited',
-      retryAfter: Math.max(1, Math.ceil((1 - b.tokens) / Math.max(r, 0.001))),
+    if (this.#o.requestsPerSecond <= 0) return undefined
+    return this.#take(id.user, this.#now())
+  }
+
+  status (): RateLimitStatus {
+    return {
+      mode: this.#o.requestsPerSecond <= 0 ? 'off' : !this.#shared ? 'local' : this.#isShared() ? 'shared' : 'local-share',
+      identities: this.#tracked.size,
+      replicas: this.#replicas,
+      lastSyncAt: this.#lastSyncAt,
+      syncFailures: this.#syncFailures,
+      limited: this.#limited,
+    }
+  }
+
+  start (): void {
+    if (this.#o.requestsPerSecond <= 0) return
+    this.#every(5000, () => this.#evict(this.#now(), false))
+    if (!this.#shared) return
+    void this.#heartbeat()
+    this.#every(HEARTBEAT_MS, () => { void this.#heartbeat() })
+    this.#every(this.#o.syncMs, () => { void this.sync() })
+    this.#o.store.onStateChange((s) => {
+      if (s === 'up') {
+        void this.#heartbeat()
+        this.#syncSoon()
+      } else {
+        this.#syncOk = false
+      }
     })
   }
 
-  /** Drops identities whose bucket would be full again (they cost nothing to re-create). */
-  function evict (t: number, force: boolean): void {
-    const fullAfterMs = burst / Math.max(rate, 0.001) * 1000
-    for (const [user, b] of buckets) {
-      if (b.pending === 0 && b.inflight === 0 && t - b.lastUsed > fullAfterMs + 1000) buckets.delete(user)
+  /** One top-up round with the store now (also runs every syncMs, and as soon as a lease runs low). */
+  sync (): Promise<void> {
+    if (this.#syncing !== undefined) {
+      this.#syncAgain = true
+      return this.#syncing
     }
-    if (force && buckets.size >= maxIdentities) {
-      // Still full: drop the least recently created idle entries (Map order is insertion order).
-      let n = Math.ceil(maxIdentities / 10)
-      for (const [user, b] of buckets) {
-        if (n-- <= 0) break
-        if (b.inflight === 0) buckets.delete(user)
+    this.#syncStartedAt = this.#now()
+    this.#syncing = this.#syncOnce().finally(() => {
+      this.#syncing = undefined
+      if (this.#syncAgain) {
+        this.#syncAgain = false
+        this.#syncSoon()
       }
+    })
+    return this.#syncing
+  }
+
+  close (): void {
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers = []
+    if (this.#soon !== undefined) clearImmediate(this.#soon)
+  }
+
+  #tooManyLongRunning (user: string): boolean {
+    const max = this.#o.maxLongRunning
+    return max > 0 && this.#o.sessions.count('stream', user) + this.#o.sessions.count('upgrade', user) >= max
+  }
+
+  /** Budget shared through the store right now: it is up, the last round worked and the current one is not stuck. */
+  #isShared (): boolean {
+    return this.#shared && this.#syncOk && this.#o.store.state === 'up' && !this.#stalled()
+  }
+
+  /** A stalled store (socket open, no answer) is down for the store only after its command timeout. */
+  #stalled (): boolean {
+    return this.#syncing !== undefined && this.#now() - this.#syncStartedAt > Math.max(STALL_MS, this.#o.syncMs)
+  }
+
+  #take (user: string, t: number): KubegateError | undefined {
+    const entry = this.#track(user, t)
+    entry.lastUsed = t
+    let retryAfter: number
+    if (this.#isShared()) {
+      entry.local = undefined
+      retryAfter = this.#takeLeased(entry)
+    } else {
+      retryAfter = this.#takeLocal(entry, t)
+    }
+    if (retryAfter === 0) return undefined
+    this.#limited++
+    return rateLimited(retryAfter)
+  }
+
+  /**
+   * Local take (no Redis, or Redis unreachable): 0 when admitted, else the Retry-After. The bucket starts full
+   * (the share) when the store is down; while a top-up is merely unanswered it starts with the unspent lease
+   * (at least one token), so a slow answer costs one token and the share of the rate, not another burst.
+   */
+  #takeLocal (entry: Tracked, t: number): number {
+    const n = this.#shareOf()
+    const capacity = Math.max(1, this.#o.burst / n)
+    const rate = this.#o.requestsPerSecond / n
+    const down = !this.#syncOk || this.#o.store.state !== 'up'
+    entry.local ??= new LocalBucket(down ? capacity : Math.min(capacity, Math.max(1, entry.lease.drain())), t)
+    return entry.local.take(t, capacity, rate) ? 0 : entry.local.retryAfter(rate)
+  }
+
+  /** Shared take: spends from the lease, and asks for more as soon as it runs low. 0 when admitted. */
+  #takeLeased (entry: Tracked): number {
+    const ok = entry.lease.take()
+    if (entry.lease.needsTopUp(this.#leaseSize) && !entry.lease.knownEmpty) this.#syncSoon()
+    return ok ? 0 : entry.lease.retryAfter(this.#o.requestsPerSecond)
+  }
+
+  /**
+   * Share when degraded: the divisor of burst and rate for the local bucket. 1 without Redis; while Redis is
+   * unreachable, the last known number of live replicas, so that together they stay within the limit.
+   */
+  #shareOf (): number {
+    return this.#shared ? this.#replicas : 1
+  }
+
+  #track (user: string, t: number): Tracked {
+    let entry = this.#tracked.get(user)
+    if (entry === undefined) {
+      if (this.#tracked.size >= (this.#o.maxIdentities ?? 100_000)) this.#evict(t, true)
+      entry = { key: 'rl:' + hash('sha256', user, 'base64url'), lease: new Lease(), local: undefined, lastUsed: t }
+      this.#tracked.set(user, entry)
+    }
+    return entry
+  }
+
+  /** Drops identities whose bucket would be full again (they cost nothing to re-create); never one that owes credit. */
+  #evict (t: number, force: boolean): void {
+    const fullAfterMs = this.#o.burst / Math.max(this.#o.requestsPerSecond, 0.001) * 1000
+    for (const [user, e] of this.#tracked) {
+      if (!e.lease.owes && !e.lease.asking && t - e.lastUsed > fullAfterMs + 1000) this.#tracked.delete(user)
+    }
+    if (!force || this.#tracked.size < (this.#o.maxIdentities ?? 100_000)) return
+    // Still full: drop the least recently created idle entries (Map order is insertion order).
+    let n = Math.ceil((this.#o.maxIdentities ?? 100_000) / 10)
+    for (const [user, e] of this.#tracked) {
+      if (n-- <= 0) break
+      if (!e.lease.owes && !e.lease.asking) this.#tracked.delete(user)
     }
   }
 
-  async function syncOnce (): Promise<void> {
-    if (o.store.state !== 'up') {
-      syncOk = false
-      // Policed by the local share meanwhile (see the catch below).
-      for (const b of buckets.values()) b.pending = 0
+  /** Sync: asks the store to top up every lease that is low and in use (or owes credit). */
+  async #syncOnce (): Promise<void> {
+    if (this.#o.store.state !== 'up') {
+      this.#syncOk = false
       return
     }
-    const t = now()
-    const activeMs = Math.max(1000, o.syncMs * 3)
-    const batch: Bucket[] = []
-    const amounts: number[] = []
-    for (const b of buckets.values()) {
-      if (b.pending > 0 || !b.synced || t - b.lastUsed < activeMs) {
-        batch.push(b)
-        amounts.push(b.pending)
-        b.inflight = b.pending
-        b.pending = 0
-      }
-    }
+    const batch = this.#leasesToTopUp(this.#now())
     if (batch.length === 0) {
-      syncOk = true
+      this.#syncOk = true
       return
     }
+    const asks = batch.map((e) => ({ key: e.key, want: e.lease.ask(this.#leaseSize) }))
     try {
-      const left = await o.store.consume(batch.map((b, i) => ({ key: b.key, amount: amounts[i] as number })), policy)
-      const back = now()
-      for (let i = 0; i < batch.length; i++) {
-        const b = batch[i] as Bucket
-        // The store's level, minus what was admitted here while the answer was on its way.
-        b.tokens = (left[i] as number) - b.pending
-        b.last = back
-        b.inflight = 0
-        b.synced = true
-      }
-      lastSyncAt = back
-      if (!syncOk) o.logger.info('rate limits shared again')
-      syncOk = true
+      const grants = await this.#o.store.lease(asks, this.#policy)
+      batch.forEach((e, i) => e.lease.settle(grants[i]?.granted ?? 0, grants[i]?.left ?? 0))
+      this.#lastSyncAt = this.#now()
+      if (!this.#syncOk) this.#o.logger.info('rate limits shared again')
+      this.#syncOk = true
     } catch (err) {
-      // Not reported later: while the store is unreachable each replica polices its own share, and charging
-      // that usage to the shared bucket afterwards would punish users twice for the same requests.
-      for (const b of batch) {
-        b.inflight = 0
-        b.pending = 0
-      }
-      syncFailures++
-      if (syncOk) o.logger.warn({ err: (err as Error).message }, 'rate-limit sync failed; enforcing the local share')
-      syncOk = false
+      for (const e of batch) e.lease.abandon()
+      this.#syncFailures++
+      if (this.#syncOk) this.#o.logger.warn({ err: (err as Error).message }, 'rate-limit sync failed; enforcing the local share')
+      this.#syncOk = false
     }
   }
 
-  function sync (): Promise<void> {
-    if (syncing !== undefined) return syncing
-    syncing = syncOnce().finally(() => { syncing = undefined })
-    return syncing
+  #leasesToTopUp (t: number): Tracked[] {
+    const activeMs = Math.max(1000, this.#o.syncMs * 3)
+    const out: Tracked[] = []
+    for (const e of this.#tracked.values()) {
+      if (e.lease.needsTopUp(this.#leaseSize) && (e.lease.owes || t - e.lastUsed < activeMs)) out.push(e)
+    }
+    return out
   }
 
-  function syncSoon (): void {
-    if (soon !== undefined) return
-    soon = setImmediate(() => {
-      soon = undefined
-      void sync()
+  #syncSoon (): void {
+    if (this.#soon !== undefined) return
+    this.#soon = setImmediate(() => {
+      this.#soon = undefined
+      void this.sync()
     })
   }
 
-  async function heartbeat (): Promise<void> {
-    if (o.store.state !== 'up') return
+  async #heartbeat (): Promise<void> {
+    if (this.#o.store.state !== 'up') return
     try {
-      replicas = Math.max(1, await o.store.heartbeat('replicas', o.instanceId, REPLICA_TTL_MS))
+      this.#replicas = Math.max(1, await this.#o.store.heartbeat('replicas', this.#o.instanceId, REPLICA_TTL_MS))
     } catch {
       // Keep the last known count: it sizes the local share during the outage.
     }
   }
 
-  return {
-    check (auth, ctx) {
-      const id = auth.identity
-      if (exempt.size > 0) {
-        const g = id.groups
-        for (let i = 0; i < g.length; i++) if (exempt.has(g[i] as string)) return undefined
-      }
-      if (ctx.longRunning && o.maxLongRunning > 0 &&
-        o.sessions.count('stream', id.user) + o.sessions.count('upgrade', id.user) >= o.maxLongRunning) {
-        limited++
-        return STREAMS
-      }
-      if (rate <= 0) return undefined
-      return take(id.user, now())
-    },
-    status () {
-      return {
-        mode: rate <= 0 ? 'off' : !shared ? 'local' : isShared() ? 'shared' : 'local-share',
-        identities: buckets.size,
-        replicas,
-        lastSyncAt,
-        syncFailures,
-        limited,
-      }
-    },
-    start () {
-      if (rate <= 0) return
-      const sweep = setInterval(() => evict(now(), false), 5000)
-      sweep.unref()
-      timers.push(sweep)
-      if (!shared) return
-      void heartbeat()
-      const hb = setInterval(() => { void heartbeat() }, HEARTBEAT_MS)
-      const sy = setInterval(() => { void sync() }, o.syncMs)
-      hb.unref()
-      sy.unref()
-      timers.push(hb, sy)
-      o.store.onStateChange((s) => {
-        if (s === 'up') {
-          void heartbeat()
-          syncSoon()
-        } else {
-          syncOk = false
-        }
-      })
-    },
-    sync,
-    close () {
-      for (const t of timers) clearInterval(t)
-      timers = []
-      if (soon !== undefined) clearImmediate(soon)
-    },
+  #every (ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms)
+    timer.unref()
+    this.#timers.push(timer)
   }
+}
+
+export function createRateLimiter (o: RateLimiterOptions): RateLimiter {
+  return new RateLimiter(o)
 }

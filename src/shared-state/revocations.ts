@@ -1,32 +1,17 @@
-import { hash, randomBytes } from 'node:crypto'
+// The revocation list shared by all replicas: the store holds it, each replica mirrors it for the admission.
+import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Authenticated } from '../auth/authenticator.js'
 import type { Identity } from '../auth/identity.js'
 import { KubegateError } from '../errors.js'
 import type { Store } from '../store/types.js'
+import { RevocationIndex } from './revocation-index.js'
+import {
+  acceptsTokensIssuedAfter, covers, KEY_PREFIX, parseRecord, storeKey, validateRevocationInput,
+  type Revocation, type RevocationInput, type RevocationKind,
+} from './revocation-record.js'
 
-export type RevocationKind = 'user' | 'sub' | 'token'
-
-/** One revocation. Times are milliseconds since the epoch. */
-export interface Revocation {
-  readonly kind: RevocationKind
-  /** User name, `sub`, or the token's SHA-256 (base64url, as `tokenHash`). */
-  readonly value: string
-  /** Tokens issued at or before this (plus the clock skew) are refused; for `token`, that one token. */
-  readonly revokedAt: number
-  /** After this no token it covers can still be valid, so it is forgotten. */
-  readonly expiresAt: number
-  /** The admin who revoked. */
-  readonly by: string
-  readonly reason?: string
-}
-
-export interface RevocationInput {
-  readonly kind: RevocationKind
-  readonly value: string
-  readonly by: string
-  readonly reason?: string
-}
+export { validateRevocationInput, type Revocation, type RevocationInput, type RevocationKind }
 
 export interface RevocationListOptions {
   readonly store: Store
@@ -59,6 +44,8 @@ export interface RevocationList {
   check: (auth: Authenticated) => KubegateError | undefined
   /** Whether `r` covers a token of this identity with this hash. */
   covers: (r: Revocation, identity: Identity, tokenHash: string) => boolean
+  /** For a user or `sub` revocation: tokens issued (`iat`) after this time (ms) are accepted. */
+  acceptsTokensIssuedAfter: (r: Revocation) => number | undefined
   /** Stores, applies here at once, and tells the other replicas. Rejects if the store is unreachable. */
   add: (input: RevocationInput) => Promise<Revocation>
   /** true when it existed. Rejects if the store is unreachable. */
@@ -71,347 +58,254 @@ export interface RevocationList {
 }
 
 const CHANNEL = 'revocations'
-const KEY_PREFIX = 'rev:'
 /** Random id written once per store lifetime: a different one means the store lost its data (restart without persistence). */
 const EPOCH_KEY = 'revepoch'
-const KINDS: readonly RevocationKind[] = ['user', 'sub', 'token']
-const MAX_VALUE = 1024
-const MAX_REASON = 256
-const TOKEN_HASH = /^[A-Za-z0-9_-]{43}$/
-
-/** Validates admin input; returns a problem or undefined. Values are compared byte for byte, never normalised. */
-export function validateRevocationInput (kind: unknown, value: unknown, reason: unknown): string | undefined {
-  if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) return 'kind must be user, sub or token'
-  if (typeof value !== 'string' || value === '' || value.length > MAX_VALUE) return 'value must be a non-empty string'
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return 'value must not contain control characters'
-  if (kind === 'token' && !TOKEN_HASH.test(value)) return 'a token is revoked by its SHA-256, base64url without padding (43 characters)'
-  if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON)) return `reason must be a string of at most ${MAX_REASON} characters`
-  return undefined
-}
-
-function storeKey (kind: RevocationKind, value: string): string {
-  // Hashed: user names are arbitrary bytes and may be long; the record holds the value.
-  return KEY_PREFIX + kind + ':' + hash('sha256', value, 'base64url')
-}
-
-function parseRecord (text: string): Revocation | undefined {
-  let o: unknown
-  try {
-    o = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  if (typeof o !== 'object' || o === null) return undefined
-  const r = o as Record<string, unknown>
-  if (validateRevocationInput(r.kind, r.value, r.reason) !== undefined) return undefined
-  if (typeof r.revokedAt !== 'number' || typeof r.expiresAt !== 'number' || typeof r.by !== 'string') return undefined
-  return {
-    kind: r.kind as RevocationKind,
-    value: r.value as string,
-    revokedAt: r.revokedAt,
-    expiresAt: r.expiresAt,
-    by: r.by,
-    ...(typeof r.reason === 'string' ? { reason: r.reason } : {}),
-  }
-}
-
-interface Entry { rec: Revocation, seq: number }
+const REVOKED = new KubegateError('KG_ERR_REVOKED', undefined, { failure: 'revoked' })
+const UNCONFIRMED = new KubegateError('KG_ERR_STATE_UNAVAILABLE', 'revocation list not confirmed', { failure: 'revocations_stale', retryAfter: 5 })
 
 /**
- * The revocation list: authoritative in the store, mirrored in memory so the check on the request path is
- * three map lookups. Kept current by pub/sub, and re-read in full on start, after every reconnect and every
- * `resyncSeconds` (pub/sub loses what is sent while a subscriber is away). If the list cannot be confirmed
- * for `maxStalenessSeconds`, the check fails closed: a revoked user must not get back in because Redis is down.
+ * The revocation list: authoritative in the store, mirrored in memory (`RevocationIndex`) so the check on the
+ * request path is three map lookups. Kept current by pub/sub, and re-read in full on start, after every
+ * reconnect and every `resyncSeconds` (pub/sub loses what is sent while a subscriber is away). If the list
+ * cannot be confirmed for `maxStalenessSeconds`, the check fails closed: a revoked user must not get back in
+ * because Redis is down. Its steps: sync (a full read), apply (a change), evict (the expired), write back
+ * (to a store that lost the list).
  */
-export function createRevocationList (o: RevocationListOptions): RevocationList {
-  const now = o.now ?? Date.now
-  const skewMs = o.clockSkewSeconds * 1000
-  // A token issued up to `skew` after the revocation (by the issuer's clock, which may run ahead of ours) is
-  // covered, and it may be accepted until exp + skew: so it can be valid until revokedAt + lifetime + 2 skew.
-  const lifetimeMs = o.maxTokenLifetimeSeconds * 1000 + 2 * skewMs
-  const maxStaleMs = o.maxStalenessSeconds * 1000
-  const REVOKED = new KubegateError('KG_ERR_REVOKED', undefined, { failure: 'revoked' })
-  const UNCONFIRMED = new KubegateError('KG_ERR_STATE_UNAVAILABLE', 'revocation list not confirmed', { failure: 'revocations_stale', retryAfter: 5 })
+class StoreRevocationList implements RevocationList {
+  readonly #o: RevocationListOptions
+  readonly #now: () => number
+  readonly #skewMs: number
+  /** How long a record is kept: see `add`. */
+  readonly #lifetimeMs: number
+  readonly #maxStaleMs: number
+  readonly #index: RevocationIndex
+  #confirmedAt: number | undefined
+  #epoch: string | undefined
+  #lastError: string | undefined
+  #running: Promise<boolean> | undefined
+  #again = false
+  #closed = false
+  #unsubscribe: (() => Promise<void>) | undefined
+  #timer: NodeJS.Timeout | undefined
+  #offState: (() => void) | undefined
+  #loaded: (v: boolean) => void = () => undefined
+  readonly #firstLoad = new Promise<boolean>((resolve) => { this.#loaded = resolve })
 
-  const entries = new Map<string, Entry>()
-  /** Deletions seen by message, so that a resync that read the store before them does not resurrect them. */
-  const tombstones = new Map<string, number>()
-  let users = new Map<string, Revocation>()
-  let subs = new Map<string, Revocation>()
-  let tokens = new Map<string, Revocation>()
-  let seq = 0
-  let confirmedAt: number | undefined
-  let epoch: string | undefined
-  let lastError: string | undefined
-  let running: Promise<boolean> | undefined
-  let again = false
-  let closed = false
-  let unsubscribe: (() => Promise<void>) | undefined
-  let timer: NodeJS.Timeout | undefined
-  let offState: (() => void) | undefined
-  let loaded: (v: boolean) => void = () => undefined
-  const firstLoad = new Promise<boolean>((resolve) => { loaded = resolve })
-
-  const covers = (r: Revocation, identity: Identity, tokenHash: string): boolean => {
-    switch (r.kind) {
-      case 'token': return tokenHash === r.value
-      case 'user': if (identity.user !== r.value) return false
-        break
-      case 'sub': if (identity.sub !== r.value) return false
-        break
-    }
-    // No iat: we cannot tell when it was issued, so it is covered (fail closed).
-    return identity.iat === undefined || identity.iat * 1000 <= r.revokedAt + skewMs
+  constructor (o: RevocationListOptions) {
+    this.#o = o
+    this.#now = o.now ?? Date.now
+    this.#skewMs = o.clockSkewSeconds * 1000
+    // A token issued up to `skew` after the revocation (by the issuer's clock, which may run ahead of ours) is
+    // covered, and it may be accepted until exp + skew: so it can be valid until revokedAt + lifetime + 2 skew.
+    this.#lifetimeMs = o.maxTokenLifetimeSeconds * 1000 + 2 * this.#skewMs
+    this.#maxStaleMs = o.maxStalenessSeconds * 1000
+    this.#index = new RevocationIndex(this.#skewMs)
   }
 
-  const reindex = (): void => {
-    const u = new Map<string, Revocation>()
-    const s = new Map<string, Revocation>()
-    const t = new Map<string, Revocation>()
-    for (const { rec } of entries.values()) (rec.kind === 'user' ? u : rec.kind === 'sub' ? s : t).set(rec.value, rec)
-    // Swapped whole: the request path never sees a half-built index.
-    users = u
-    subs = s
-    tokens = t
-  }
-
-  const notify = (r: Revocation): void => {
+  async start (): Promise<boolean> {
+    this.#offState = this.#o.store.onStateChange((s) => {
+      if (s === 'up') void this.resync()
+    })
     try {
-      o.onRevoked(r)
+      this.#unsubscribe = await this.#o.store.subscribe(CHANNEL, (m) => this.#onMessage(m))
     } catch (err) {
-      o.logger.error({ err: (err as Error).message }, 'revocation side effects failed')
+      // The store resubscribes by itself and announces `up`, which resyncs.
+      this.#lastError = (err as Error).message
+    }
+    this.#timer = setInterval(() => {
+      void this.resync()
+      this.#index.evictExpired(this.#now())
+    }, this.#o.resyncSeconds * 1000)
+    this.#timer.unref()
+    void this.resync()
+    return await this.#firstLoad
+  }
+
+  check (auth: Authenticated): KubegateError | undefined {
+    const t = this.#now()
+    if (this.#isStale(t)) return UNCONFIRMED
+    return this.#index.find(auth, t) === undefined ? undefined : REVOKED
+  }
+
+  covers (r: Revocation, identity: Identity, tokenHash: string): boolean {
+    return covers(r, identity, tokenHash, this.#skewMs)
+  }
+
+  acceptsTokensIssuedAfter (r: Revocation): number | undefined {
+    return acceptsTokensIssuedAfter(r, this.#skewMs)
+  }
+
+  async add (input: RevocationInput): Promise<Revocation> {
+    const problem = validateRevocationInput(input.kind, input.value, input.reason)
+    if (problem !== undefined) throw new RangeError(problem)
+    const t = this.#now()
+    const rec: Revocation = {
+      kind: input.kind,
+      value: input.value,
+      revokedAt: t,
+      expiresAt: t + this.#lifetimeMs,
+      by: input.by,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+    }
+    const key = storeKey(rec.kind, rec.value)
+    await this.#o.store.set(key, JSON.stringify(rec), this.#lifetimeMs)
+    this.#index.apply(key, rec, this.#now())
+    this.#notify(rec)
+    // Stored: if the message is lost, the others get it at their next resync (within resyncSeconds).
+    await this.#publish({ op: 'put', rec }, 'revocation stored but not published')
+    return rec
+  }
+
+  async remove (kind: RevocationKind, value: string): Promise<boolean> {
+    const key = storeKey(kind, value)
+    const existed = await this.#o.store.delete(key)
+    const had = this.#index.delete(key)
+    await this.#publish({ op: 'delete', kind, value }, 'revocation deleted but not published')
+    return existed || had
+  }
+
+  list (): Revocation[] {
+    const t = this.#now()
+    return this.#index.entries().map(([, r]) => r).filter((r) => r.expiresAt > t).sort((a, b) => a.revokedAt - b.revokedAt)
+  }
+
+  status (): RevocationStatus {
+    return {
+      entries: this.#index.size,
+      confirmedAt: this.#confirmedAt,
+      stale: this.#isStale(this.#now()),
+      lastError: this.#lastError,
     }
   }
 
-  /** Applies a record; returns true when it is new or newer here. */
-  const apply = (key: string, rec: Revocation, s: number): boolean => {
-    if (rec.expiresAt <= now()) return false
-    const prev = entries.get(key)
-    if (prev !== undefined && prev.rec.revokedAt >= rec.revokedAt) {
-      prev.seq = Math.max(prev.seq, s)
+  resync (): Promise<boolean> {
+    if (this.#running !== undefined) {
+      this.#again = true
+      return this.#running
+    }
+    this.#running = this.#sync().finally(() => {
+      this.#running = undefined
+      if (this.#again && !this.#closed) {
+        this.#again = false
+        void this.resync()
+      }
+    })
+    return this.#running
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#loaded(false)
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#offState?.()
+    await this.#unsubscribe?.().catch(() => undefined)
+  }
+
+  #isStale (t: number): boolean {
+    return this.#confirmedAt === undefined || t - this.#confirmedAt > this.#maxStaleMs
+  }
+
+  /** Sync: a full read of the store, merged over what changed meanwhile; confirms the list. */
+  async #sync (): Promise<boolean> {
+    const startSeq = this.#index.seq
+    const startedAt = this.#now()
+    let listed: Array<[string, Revocation]>
+    try {
+      // Only a subscribed store can confirm: otherwise a message could be lost right after the read.
+      if (this.#o.store.state !== 'up') throw new Error('store unreachable')
+      await this.#checkEpoch()
+      listed = await this.#read()
+    } catch (err) {
+      this.#lastError = (err as Error).message
       return false
     }
-    entries.set(key, { rec, seq: s })
-    tombstones.delete(key)
+    const fresh = this.#index.merge(listed, startSeq, startedAt)
+    this.#confirmedAt = startedAt
+    this.#lastError = undefined
+    this.#loaded(true)
+    // A revocation missed while disconnected still ends what it covers.
+    for (const r of fresh) this.#notify(r)
     return true
   }
 
-  const onMessage = (text: string): void => {
+  /** Renews the store's epoch; a changed one means the store lost the list: write back what we hold. */
+  async #checkEpoch (): Promise<void> {
+    const store = this.#o.store
+    let current = await store.get(EPOCH_KEY)
+    current ??= randomBytes(12).toString('base64url')
+    await store.set(EPOCH_KEY, current, this.#lifetimeMs * 2)
+    if (this.#epoch !== undefined && current !== this.#epoch) await this.#writeBack()
+    this.#epoch = current
+  }
+
+  /**
+   * Write back: the store came back empty, so rather than let every revocation lapse, store again those this
+   * replica still holds. (Deletions made meanwhile were made on the new, empty store, so none is undone here.)
+   */
+  async #writeBack (): Promise<void> {
+    const t = this.#now()
+    let n = 0
+    for (const [key, rec] of this.#index.entries()) {
+      const ttl = rec.expiresAt - t
+      if (ttl > 0) {
+        await this.#o.store.set(key, JSON.stringify(rec), ttl)
+        n++
+      }
+    }
+    this.#o.logger.warn({ restored: n }, 'the store lost its revocation list; restored it from memory')
+  }
+
+  /** Every valid record in the store (malformed ones are skipped). */
+  async #read (): Promise<Array<[string, Revocation]>> {
+    const out: Array<[string, Revocation]> = []
+    for (const [key, text] of await this.#o.store.list(KEY_PREFIX)) {
+      const rec = parseRecord(text)
+      if (rec !== undefined) out.push([key, rec])
+    }
+    return out
+  }
+
+  /** Apply a change another replica announced. */
+  #onMessage (text: string): void {
     let m: { op?: unknown, kind?: unknown, value?: unknown, rec?: unknown }
     try {
       m = JSON.parse(text) as typeof m
     } catch {
-      o.logger.warn('ignoring a malformed revocation message')
+      this.#o.logger.warn('ignoring a malformed revocation message')
       return
     }
     if (m.op === 'put') {
       const rec = parseRecord(JSON.stringify(m.rec))
       if (rec === undefined) {
-        o.logger.warn('ignoring a malformed revocation message')
+        this.#o.logger.warn('ignoring a malformed revocation message')
         return
       }
-      if (apply(storeKey(rec.kind, rec.value), rec, ++seq)) {
-        reindex()
-        o.logger.info({ kind: rec.kind, value: rec.value, by: rec.by }, 'revocation received')
-        notify(rec)
+      if (this.#index.apply(storeKey(rec.kind, rec.value), rec, this.#now())) {
+        this.#o.logger.info({ kind: rec.kind, value: rec.value, by: rec.by }, 'revocation received')
+        this.#notify(rec)
       }
     } else if (m.op === 'delete' && validateRevocationInput(m.kind, m.value, undefined) === undefined) {
-      const key = storeKey(m.kind as RevocationKind, m.value as string)
-      tombstones.set(key, ++seq)
-      if (entries.delete(key)) reindex()
+      this.#index.delete(storeKey(m.kind as RevocationKind, m.value as string))
     }
   }
 
-  async function load (): Promise<boolean> {
-    const startSeq = seq
-    const startedAt = now()
-    let listed: Array<[string, string]>
+  async #publish (message: unknown, failure: string): Promise<void> {
     try {
-      // Only a subscribed store can confirm: otherwise a message could be lost right after the read.
-      if (o.store.state !== 'up') throw new Error('store unreachable')
-      let current = await o.store.get(EPOCH_KEY)
-      if (current === undefined) {
-        current = randomBytes(12).toString('base64url')
-        await o.store.set(EPOCH_KEY, current, lifetimeMs * 2)
-      } else {
-        await o.store.set(EPOCH_KEY, current, lifetimeMs * 2)
-      }
-      if (epoch !== undefined && current !== epoch) {
-        // The store came back empty: write back what we still know rather than let every revocation lapse.
-        // (Deletions made meanwhile were made on the new, empty store, so none is undone here.)
-        const t = now()
-        let n = 0
-        for (const [key, e] of entries) {
-          const ttl = e.rec.expiresAt - t
-          if (ttl > 0) {
-            await o.store.set(key, JSON.stringify(e.rec), ttl)
-            n++
-          }
-        }
-        o.logger.warn({ restored: n }, 'the store lost its revocation list; restored it from memory')
-      }
-      epoch = current
-      listed = await o.store.list(KEY_PREFIX)
+      await this.#o.store.publish(CHANNEL, JSON.stringify(message))
     } catch (err) {
-      lastError = (err as Error).message
-      return false
+      this.#o.logger.warn({ err: (err as Error).message }, failure)
     }
-    const fresh: Revocation[] = []
-    const next = new Map<string, Entry>()
-    for (const [key, text] of listed) {
-      const rec = parseRecord(text)
-      if (rec === undefined || rec.expiresAt <= startedAt) continue
-      next.set(key, { rec, seq: startSeq })
-    }
-    // Messages applied while the read was in flight are newer than what it saw.
-    for (const [key, e] of entries) {
-      if (e.seq > startSeq) {
-        const n = next.get(key)
-        if (n === undefined || n.rec.revokedAt <= e.rec.revokedAt) next.set(key, e)
-      }
-    }
-    for (const [key, s] of tombstones) {
-      if (s > startSeq) next.delete(key)
-      else tombstones.delete(key)
-    }
-    for (const [key, e] of next) {
-      const prev = entries.get(key)
-      if (prev === undefined || prev.rec.revokedAt < e.rec.revokedAt) fresh.push(e.rec)
-    }
-    entries.clear()
-    for (const [k, e] of next) entries.set(k, e)
-    reindex()
-    confirmedAt = startedAt
-    lastError = undefined
-    loaded(true)
-    // A revocation missed while disconnected still ends what it covers.
-    for (const r of fresh) notify(r)
-    return true
   }
 
-  const resync = (): Promise<boolean> => {
-    if (running !== undefined) {
-      again = true
-      return running
+  #notify (r: Revocation): void {
+    try {
+      this.#o.onRevoked(r)
+    } catch (err) {
+      this.#o.logger.error({ err: (err as Error).message }, 'revocation side effects failed')
     }
-    running = load().finally(() => {
-      running = undefined
-      if (again && !closed) {
-        again = false
-        void resync()
-      }
-    })
-    return running
   }
+}
 
-  const checkNow = (auth: Authenticated): KubegateError | undefined => {
-    const t = now()
-    if (confirmedAt === undefined || t - confirmedAt > maxStaleMs) return UNCONFIRMED
-    if (tokens.size > 0) {
-      const r = tokens.get(auth.tokenHash)
-      if (r !== undefined && r.expiresAt > t) return REVOKED
-    }
-    const id = auth.identity
-    if (users.size > 0) {
-      const r = users.get(id.user)
-      if (r !== undefined && r.expiresAt > t && covers(r, id, auth.tokenHash)) return REVOKED
-    }
-    if (subs.size > 0) {
-      const r = subs.get(id.sub)
-      if (r !== undefined && r.expiresAt > t && covers(r, id, auth.tokenHash)) return REVOKED
-    }
-    return undefined
-  }
-
-  return {
-    async start () {
-      offState = o.store.onStateChange((s) => {
-        if (s === 'up') void resync()
-      })
-      try {
-        unsubscribe = await o.store.subscribe(CHANNEL, onMessage)
-      } catch (err) {
-        // The store resubscribes by itself and announces `up`, which resyncs.
-        lastError = (err as Error).message
-      }
-      timer = setInterval(() => {
-        void resync()
-        // Expired entries are ignored by the check already; dropping them keeps the index small.
-        const t = now()
-        let dropped = false
-        for (const [k, e] of entries) {
-          if (e.rec.expiresAt <= t) {
-            entries.delete(k)
-            dropped = true
-          }
-        }
-        if (dropped) reindex()
-      }, o.resyncSeconds * 1000)
-      timer.unref()
-      void resync()
-      return await firstLoad
-    },
-    check: checkNow,
-    covers,
-    async add (input) {
-      const problem = validateRevocationInput(input.kind, input.value, input.reason)
-      if (problem !== undefined) throw new RangeError(problem)
-      const t = now()
-      const rec: Revocation = {
-        kind: input.kind,
-        value: input.value,
-        revokedAt: t,
-        expiresAt: t + lifetimeMs,
-        by: input.by,
-        ...(input.reason !== undefined ? { reason: input.reason } : {}),
-      }
-      const key = storeKey(rec.kind, rec.value)
-      const text = JSON.stringify(rec)
-      await o.store.set(key, text, lifetimeMs)
-      if (apply(key, rec, ++seq)) reindex()
-      notify(rec)
-      try {
-        await o.store.publish(CHANNEL, JSON.stringify({ op: 'put', rec }))
-      } catch (err) {
-        // Stored: the others get it at their next resync (within resyncSeconds).
-        o.logger.warn({ err: (err as Error).message }, 'revocation stored but not published')
-      }
-      return rec
-    },
-    async remove (kind, value) {
-      const key = storeKey(kind, value)
-      const existed = await o.store.delete(key)
-      tombstones.set(key, ++seq)
-      const had = entries.delete(key)
-      if (had) reindex()
-      try {
-        await o.store.publish(CHANNEL, JSON.stringify({ op: 'delete', kind, value }))
-      } catch (err) {
-        o.logger.warn({ err: (err as Error).message }, 'revocation deleted but not published')
-      }
-      return existed || had
-    },
-    list () {
-      const t = now()
-      return [...entries.values()].map((e) => e.rec).filter((r) => r.expiresAt > t).sort((a, b) => a.revokedAt - b.revokedAt)
-    },
-    status () {
-      const t = now()
-      return {
-        entries: entries.size,
-        confirmedAt,
-        stale: confirmedAt === undefined || t - confirmedAt > maxStaleMs,
-        lastError,
-      }
-    },
-    resync,
-    async close () {
-      closed = true
-      loaded(false)
-      if (timer !== undefined) clearInterval(timer)
-      offState?.()
-      await unsubscribe?.().catch(() => undefined)
-    },
-  }
+export function createRevocationList (o: RevocationListOptions): RevocationList {
+  return new StoreRevocationList(o)
 }

@@ -1,3 +1,4 @@
+// Shared state: the store, the revocation list, rate limits and the admin API, as the pieces start() plugs in.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
@@ -64,21 +65,9 @@ export function createConfiguredStore (c: Config['store'], logger: Logger): Stor
   })
 }
 
-/**
- * Revocation, rate limits and the admin API over one store, as the pieces `start()` plugs in: admissions
- * (synchronous, memory only), the `/kubegate/v1/revocations` route, readiness checks, and a status for
- * metrics. Nothing here makes a request wait on the store.
- */
-export function createSharedState (config: SharedConfig, deps: SharedStateDeps): SharedState {
+/** The revocation list; a revocation learnt here evicts the covered tokens and ends their sessions. */
+function buildRevocations (config: SharedConfig, store: Store, deps: SharedStateDeps): RevocationList {
   const { logger, authenticator, sessions } = deps
-  const now = deps.now ?? Date.now
-  const store = deps.store ?? createConfiguredStore(config.store, logger)
-  let downSince: number | undefined = store.state === 'up' ? undefined : now()
-  const offState = store.onStateChange((s) => {
-    if (s === 'down') downSince ??= now()
-    else downSince = undefined
-  })
-
   const revocations = createRevocationList({
     store,
     logger,
@@ -86,7 +75,7 @@ export function createSharedState (config: SharedConfig, deps: SharedStateDeps):
     clockSkewSeconds: config.oidc.clockSkewSeconds,
     resyncSeconds: config.revocation.resyncSeconds,
     maxStalenessSeconds: config.revocation.maxStalenessSeconds,
-    now,
+    now: deps.now,
     onRevoked (r) {
       // The cache would let the token through without a check only if admissions were skipped; evicting
       // anyway keeps "revoked" from lingering in memory. Open watches and exec sessions end now.
@@ -95,19 +84,48 @@ export function createSharedState (config: SharedConfig, deps: SharedStateDeps):
       logger.info({ kind: r.kind, value: r.value, evicted, closedSessions: closed }, 'revocation applied')
     },
   })
-  const rl = config.rateLimit
-  const rateLimiter = createRateLimiter({
+  return revocations
+}
+
+function buildRateLimiter (rl: Config['rateLimit'], store: Store, deps: SharedStateDeps): RateLimiter {
+  return createRateLimiter({
     store,
-    logger,
+    logger: deps.logger,
     requestsPerSecond: rl.requestsPerSecond,
     burst: rl.burst,
     maxLongRunning: rl.maxLongRunning,
     exemptGroups: rl.exemptGroups,
     syncMs: rl.syncMilliseconds,
-    sessions,
+    sessions: deps.sessions,
     instanceId: randomBytes(12).toString('base64url'),
-    now,
+    now: deps.now,
   })
+}
+
+/** Readiness: fails until the revocation list is loaded, and while it is failing closed. */
+function revocationReadiness (s: RevocationStatus): string | undefined {
+  if (s.confirmedAt === undefined) return 'revocation list not loaded'
+  if (s.stale) return 'revocation list not confirmed for too long (failing closed)'
+  return undefined
+}
+
+/**
+ * Revocation, rate limits and the admin API over one store, as the pieces `start()` plugs in: admissions
+ * (synchronous, memory only), the `/kubegate/v1/revocations` route, readiness checks, and a status for
+ * metrics. Nothing here makes a request wait on the store.
+ */
+export function createSharedState (config: SharedConfig, deps: SharedStateDeps): SharedState {
+  const { logger, authenticator } = deps
+  const now = deps.now ?? Date.now
+  const store = deps.store ?? createConfiguredStore(config.store, logger)
+  let downSince: number | undefined = store.state === 'up' ? undefined : now()
+  const offState = store.onStateChange((s) => {
+    if (s === 'down') downSince ??= now()
+    else downSince = undefined
+  })
+
+  const revocations = buildRevocations(config, store, deps)
+  const rateLimiter = buildRateLimiter(config.rateLimit, store, deps)
 
   const revocationAdmission: Admission = (auth) => revocations.check(auth)
   const rateAdmission: Admission = (auth, ctx) => rateLimiter.check(auth, ctx)
@@ -129,16 +147,7 @@ export function createSharedState (config: SharedConfig, deps: SharedStateDeps):
   return {
     admissions: [revocationAdmission, rateAdmission],
     localPrefixes: [[REVOCATIONS_PATH, admin]],
-    readinessChecks: [{
-      name: 'shared-state',
-      check () {
-        const s = revocations.status()
-        if (s.confirmedAt === undefined) return 'revocation list not loaded'
-        if (s.stale) return 'revocation list not confirmed for too long (failing closed)'
-        return undefined
-      },
-      degraded,
-    }],
+    readinessChecks: [{ name: 'shared-state', check: () => revocationReadiness(revocations.status()), degraded }],
     revocations,
     rateLimiter,
     store,

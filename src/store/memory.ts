@@ -1,134 +1,162 @@
-import type { BucketPolicy, Store, StoreState } from './types.js'
+// The in-process shared-state store for a single replica (the default), with the Redis store's semantics.
+import type { BucketPolicy, LeaseGrant, LeaseRequest, Store, StoreState } from './types.js'
 
 export interface MemoryStoreOptions {
   readonly now?: () => number
 }
 
 interface Entry { value: string, expiresAt: number }
+interface Bucket { tokens: number, ts: number, expiresAt: number }
+
+function ttl (ttlMs: number): number {
+  if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError('ttlMs must be a positive number')
+  return Math.ceil(ttlMs)
+}
 
 /**
- * The in-process store for a single replica. Same semantics as the Redis store (the contract suite runs
- * on both); messages are delivered asynchronously, as they would be over the network.
+ * Same semantics as the Redis store (the contract suite runs on both); messages are delivered
+ * asynchronously, as they would be over the network. Every operation after `close()` throws.
  */
-export function createMemoryStore (options: MemoryStoreOptions = {}): Store {
-  const now = options.now ?? Date.now
-  const kv = new Map<string, Entry>()
-  const buckets = new Map<string, { tokens: number, ts: number, expiresAt: number }>()
-  const groups = new Map<string, Map<string, number>>()
-  const channels = new Map<string, Set<(m: string) => void>>()
-  const listeners = new Set<(s: StoreState) => void>()
-  let closed = false
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const
+  readonly #now: () => number
+  readonly #kv = new Map<string, Entry>()
+  readonly #buckets = new Map<string, Bucket>()
+  readonly #groups = new Map<string, Map<string, number>>()
+  readonly #channels = new Map<string, Set<(m: string) => void>>()
+  readonly #listeners = new Set<(s: StoreState) => void>()
+  #closed = false
 
-  const live = (key: string): Entry | undefined => {
-    const e = kv.get(key)
+  constructor (options: MemoryStoreOptions = {}) {
+    this.#now = options.now ?? Date.now
+  }
+
+  get state (): StoreState { return this.#closed ? 'down' : 'up' }
+
+  async get (key: string): Promise<string | undefined> {
+    this.#check()
+    return this.#live(key)?.value
+  }
+
+  async set (key: string, value: string, ttlMs: number): Promise<void> {
+    this.#check()
+    this.#kv.set(key, { value, expiresAt: this.#now() + ttl(ttlMs) })
+  }
+
+  async take (key: string): Promise<string | undefined> {
+    this.#check()
+    const v = this.#live(key)?.value
+    this.#kv.delete(key)
+    return v
+  }
+
+  async delete (key: string): Promise<boolean> {
+    this.#check()
+    const existed = this.#live(key) !== undefined
+    this.#kv.delete(key)
+    return existed
+  }
+
+  async list (prefix: string): Promise<Array<[string, string]>> {
+    this.#check()
+    const out: Array<[string, string]> = []
+    for (const k of [...this.#kv.keys()]) {
+      if (!k.startsWith(prefix)) continue
+      const e = this.#live(k)
+      if (e !== undefined) out.push([k, e.value])
+    }
+    return out
+  }
+
+  async incr (key: string, by: number, ttlMs: number): Promise<number> {
+    this.#check()
+    if (!Number.isSafeInteger(by)) throw new RangeError('by must be an integer')
+    const e = this.#live(key)
+    const n = (e === undefined ? 0 : Number(e.value)) + by
+    this.#kv.set(key, { value: String(n), expiresAt: this.#now() + ttl(ttlMs) })
+    return n
+  }
+
+  async lease (requests: readonly LeaseRequest[], policy: BucketPolicy): Promise<LeaseGrant[]> {
+    this.#check()
+    const t = this.#now()
+    return requests.map((r) => {
+      const b = this.#refill(r.key, policy, t)
+      const granted = Math.max(0, Math.min(r.want, Math.floor(b.tokens)))
+      b.tokens -= granted
+      return { granted, left: b.tokens }
+    })
+  }
+
+  /** The bucket at `key`, refilled up to time `t` (created full), its expiry renewed. */
+  #refill (key: string, policy: BucketPolicy, t: number): Bucket {
+    let b = this.#buckets.get(key)
+    if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
+    if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
+    b.ts = Math.max(t, b.ts)
+    b.expiresAt = t + ttl(policy.ttlMs)
+    this.#buckets.set(key, b)
+    return b
+  }
+
+  async heartbeat (key: string, member: string, ttlMs: number): Promise<number> {
+    this.#check()
+    const t = this.#now()
+    let g = this.#groups.get(key)
+    if (g === undefined) this.#groups.set(key, g = new Map())
+    g.set(member, t + ttl(ttlMs))
+    for (const [m, exp] of g) if (exp <= t) g.delete(m)
+    return g.size
+  }
+
+  async publish (channel: string, message: string): Promise<void> {
+    this.#check()
+    const subs = this.#channels.get(channel)
+    if (subs === undefined) return
+    for (const fn of [...subs]) queueMicrotask(() => fn(message))
+  }
+
+  async subscribe (channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    this.#check()
+    let subs = this.#channels.get(channel)
+    if (subs === undefined) this.#channels.set(channel, subs = new Set())
+    // A wrapper per subscription, so subscribing the same function twice gives two independent handles.
+    const fn = (m: string): void => onMessage(m)
+    subs.add(fn)
+    return async () => { this.#channels.get(channel)?.delete(fn) }
+  }
+
+  onStateChange (listener: (state: StoreState) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#kv.clear()
+    this.#buckets.clear()
+    this.#channels.clear()
+    for (const l of this.#listeners) l('down')
+    this.#listeners.clear()
+  }
+
+  #live (key: string): Entry | undefined {
+    const e = this.#kv.get(key)
     if (e === undefined) return undefined
-    if (e.expiresAt <= now()) {
-      kv.delete(key)
+    if (e.expiresAt <= this.#now()) {
+      this.#kv.delete(key)
       return undefined
     }
     return e
   }
-  const check = (): void => {
-    if (closed) throw new Error('store closed')
-  }
-  const ttl = (ttlMs: number): number => {
-    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError('ttlMs must be a positive number')
-    return Math.ceil(ttlMs)
-  }
 
-  return {
-    kind: 'memory',
-    get state () { return closed ? 'down' : 'up' },
-    async get (key) {
-      check()
-      return live(key)?.value
-    },
-    async set (key, value, ttlMs) {
-      check()
-      kv.set(key, { value, expiresAt: now() + ttl(ttlMs) })
-    },
-    async take (key) {
-      check()
-      const v = live(key)?.value
-      kv.delete(key)
-      return v
-    },
-    async delete (key) {
-      check()
-      const existed = live(key) !== undefined
-      kv.delete(key)
-      return existed
-    },
-    async list (prefix) {
-      check()
-      const out: Array<[string, string]> = []
-      for (const k of [...kv.keys()]) {
-        if (!k.startsWith(prefix)) continue
-        const e = live(k)
-        if (e !== undefined) out.push([k, e.value])
-      }
-      return out
-    },
-    async incr (key, by, ttlMs) {
-      check()
-      if (!Number.isSafeInteger(by)) throw new RangeError('by must be an integer')
-      const e = live(key)
-      const n = (e === undefined ? 0 : Number(e.value)) + by
-      kv.set(key, { value: String(n), expiresAt: now() + ttl(ttlMs) })
-      return n
-    },
-    async consume (debits, policy: BucketPolicy) {
-      check()
-      const t = now()
-      const out: number[] = []
-      for (const d of debits) {
-        let b = buckets.get(d.key)
-        if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
-        if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
-        b.ts = Math.max(t, b.ts)
-        b.tokens = Math.max(0, b.tokens - d.amount)
-        b.expiresAt = t + ttl(policy.ttlMs)
-        buckets.set(d.key, b)
-        out.push(b.tokens)
-      }
-      return out
-    },
-    async heartbeat (key, member, ttlMs) {
-      check()
-      const t = now()
-      let g = groups.get(key)
-      if (g === undefined) groups.set(key, g = new Map())
-      g.set(member, t + ttl(ttlMs))
-      for (const [m, exp] of g) if (exp <= t) g.delete(m)
-      return g.size
-    },
-    async publish (channel, message) {
-      check()
-      const subs = channels.get(channel)
-      if (subs === undefined) return
-      for (const fn of [...subs]) queueMicrotask(() => fn(message))
-    },
-    async subscribe (channel, onMessage) {
-      check()
-      let subs = channels.get(channel)
-      if (subs === undefined) channels.set(channel, subs = new Set())
-      // A wrapper per subscription, so subscribing the same function twice gives two independent handles.
-      const fn = (m: string): void => onMessage(m)
-      subs.add(fn)
-      return async () => { channels.get(channel)?.delete(fn) }
-    },
-    onStateChange (listener) {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
-    },
-    async close () {
-      if (closed) return
-      closed = true
-      kv.clear()
-      buckets.clear()
-      channels.clear()
-      for (const l of listeners) l('down')
-      listeners.clear()
-    },
+  #check (): void {
+    if (this.#closed) throw new Error('store closed')
   }
+}
+
+/** The in-process store; see MemoryStore. */
+export function createMemoryStore (options: MemoryStoreOptions = {}): Store {
+  return new MemoryStore(options)
 }

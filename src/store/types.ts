@@ -15,10 +15,17 @@ export interface BucketPolicy {
   readonly ttlMs: number
 }
 
-export interface BucketDebit {
+/** Asks a shared bucket for up to `want` whole tokens (a rate-limit lease). */
+export interface LeaseRequest {
   readonly key: string
-  /** Tokens already spent by the caller since its last report (may be 0: a read). */
-  readonly amount: number
+  readonly want: number
+}
+
+export interface LeaseGrant {
+  /** Whole tokens taken from the bucket for the caller (0 to `want`). */
+  readonly granted: number
+  /** The bucket's level after the grant (may be fractional). */
+  readonly left: number
 }
 
 export interface Store {
@@ -36,10 +43,11 @@ export interface Store {
   /** Atomic add; the key expires `ttlMs` after its last increment. Returns the new value. */
   incr: (key: string, by: number, ttlMs: number) => Promise<number>
   /**
-   * Atomically refills and debits token buckets (never below 0) with the store's own clock, so replicas'
-   * clocks do not matter. Returns the tokens left in each bucket, in order.
+   * Atomically refills token buckets with the store's own clock (so replicas' clocks do not matter) and takes
+   * from each up to `want` whole tokens, never more than it holds (never below 0). Returns what was granted
+   * and what is left, in order.
    */
-  consume: (debits: readonly BucketDebit[], policy: BucketPolicy) => Promise<number[]>
+  lease: (requests: readonly LeaseRequest[], policy: BucketPolicy) => Promise<LeaseGrant[]>
   /** Marks `member` alive in the group `key` for `ttlMs`; returns how many members are alive. */
   heartbeat: (key: string, member: string, ttlMs: number) => Promise<number>
   publish: (channel: string, message: string) => Promise<void>

@@ -1,3 +1,4 @@
+// The authorization-code login flow (PKCE, state, nonce, browser binding) and how its failures are classified.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Authenticator } from '../auth/authenticator.js'
 import type { Identity } from '../auth/identity.js'
@@ -14,8 +15,9 @@ export type LoginFailure =
   | 'provider_error' // the issuer answered with ?error= (e.g. the user declined)
   | 'exchange_failed' // code redemption or openid-client's response checks failed
   | 'bad_nonce' // the ID token's nonce is not the one this login sent
-  | 'not_allowed' // kubegate's own verifier or claim mapping refused the token
-  | 'issuer_unavailable'
+  | 'not_allowed' // kubegate's own verifier or claim mapping refused the token (a final verdict about it)
+  | 'issuer_unavailable' // discovery or the token endpoint cannot be reached
+  | 'try_again' // temporary: the issuer's keys cannot be fetched or do not hold the token's key yet, or verification is busy
 
 const STATUS: Record<LoginFailure, number> = {
   bad_request: 400,
@@ -26,6 +28,7 @@ const STATUS: Record<LoginFailure, number> = {
   bad_nonce: 400,
   not_allowed: 403,
   issuer_unavailable: 503,
+  try_again: 503,
 }
 
 export class LoginError extends Error {
@@ -71,6 +74,12 @@ export interface LoginFlowOptions {
   readonly stateTtlSeconds: number
   /** Cookie names start with this (`__Host-` on https, so no subdomain can plant one). */
   readonly cookiePrefix: string
+  /**
+   * Refetches the issuer's keys now, ignoring the unknown-kid cooldown; resolves whether the fetch succeeded.
+   * Called when the ID token, which came straight from the issuer's token endpoint over verified TLS, names a
+   * key kubegate does not hold: the issuer has rotated. Without it such a login answers `try_again`.
+   */
+  readonly refreshKeys?: (() => Promise<boolean>) | undefined
 }
 
 export interface LoginFlow {
@@ -115,6 +124,22 @@ function parseRecord (raw: string): StateRecord | undefined {
   }
 }
 
+function isUnknownKid (err: unknown): boolean {
+  return err instanceof KubegateError && err.failure === 'unknown_kid'
+}
+
+/**
+ * A refusal by kubegate's verifier or claim mapping (4xx) is a verdict about the account: `not_allowed`.
+ * Anything temporary (503: issuer keys unavailable, verification busy) is `try_again`, never `not_allowed`;
+ * anything else is a bug and stays an internal error.
+ */
+function classifyVerifyError (err: unknown): unknown {
+  if (!(err instanceof KubegateError)) return err
+  const detail = `${err.code}: ${err.detail ?? ''}`
+  if (err.statusCode >= 500) return new LoginError('try_again', detail, { cause: err })
+  return new LoginError('not_allowed', detail, { cause: err })
+}
+
 /** Decodes the payload of a compact JWS that has already been verified. */
 function payloadOf (token: string): Record<string, unknown> {
   const part = token.split('.')[1] ?? ''
@@ -135,83 +160,113 @@ function payloadOf (token: string): Record<string, unknown> {
  * Binding is checked before the state is consumed, so someone submitting a victim's state from their own
  * browser cannot burn the victim's login.
  */
-export function createLoginFlow (options: LoginFlowOptions): LoginFlow {
-  const { relyingParty: rp, store } = options
-  const ttlMs = options.stateTtlSeconds * 1000
-  const cookieName = (state: string): string => options.cookiePrefix + state.slice(0, 16)
+class AuthorizationCodeFlow implements LoginFlow {
+  readonly #options: LoginFlowOptions
+  readonly #ttlMs: number
 
-  return {
-    cookieName,
-    async begin (lang) {
-      const state = random()
-      const nonce = random()
-      const verifier = random()
-      const binding = random()
-      const codeChallenge = createHash('sha256').update(verifier, 'ascii').digest('base64url')
-      let authorizationUrl: URL
-      try {
-        authorizationUrl = await rp.authorizationUrl({ state, nonce, codeChallenge })
-      } catch (err) {
-        throw new LoginError('issuer_unavailable', err instanceof Error ? err.message : String(err), { cause: err })
-      }
-      const record: StateRecord = { v: 1, binding: sha256(binding).toString('base64url'), verifier, nonce }
-      if (lang !== undefined) record.lang = lang
-      await store.set(KEY_PREFIX + state, JSON.stringify(record), ttlMs)
-      return { authorizationUrl, state, cookieName: cookieName(state), cookieValue: binding }
-    },
-
-    async complete (query, cookies) {
-      const state = query.get('state')
-      if (state === null || !STATE_SHAPE.test(state) || query.getAll('state').length !== 1) {
-        throw new LoginError('bad_request', 'missing or malformed state')
-      }
-      const key = KEY_PREFIX + state
-      const raw = await store.get(key)
-      const record = raw === undefined ? undefined : parseRecord(raw)
-      if (record === undefined) throw new LoginError('unknown_state', 'state unknown, expired or already used')
-      const cookie = cookies.get(cookieName(state))
-      if (cookie === undefined) throw new LoginError('foreign_state', 'no login cookie for this state')
-      const expected = Buffer.from(record.binding, 'base64url')
-      const actual = sha256(cookie)
-      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
-        throw new LoginError('foreign_state', 'login cookie does not match the state')
-      }
-      // Consume atomically: of two concurrent callbacks with this state, one gets it.
-      if (await store.take(key) === undefined) throw new LoginError('unknown_state', 'state consumed concurrently')
-
-      const error = query.get('error')
-      if (error !== null) throw new LoginError('provider_error', `issuer error ${error.slice(0, 64)}`)
-
-      // Rebuilt on the configured URL: the Host header must not choose the redirect_uri sent to the issuer.
-      const callbackUrl = new URL(options.redirectUri)
-      callbackUrl.search = query.toString()
-      let idToken: string
-      try {
-        idToken = await rp.exchange(callbackUrl, { state, nonce: record.nonce, codeVerifier: record.verifier })
-      } catch (err) {
-        if (err instanceof IssuerUnavailableError) throw new LoginError('issuer_unavailable', err.message, { cause: err })
-        throw new LoginError('exchange_failed', err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err })
-      }
-
-      let identity: Identity
-      try {
-        identity = (await options.authenticator.authenticate(idToken)).identity
-      } catch (err) {
-        if (err instanceof KubegateError && err.statusCode === 503) throw new LoginError('issuer_unavailable', err.detail, { cause: err })
-        const detail = err instanceof KubegateError ? `${err.code}: ${err.detail ?? ''}` : String(err)
-        throw new LoginError('not_allowed', detail, { cause: err })
-      }
-      // Verified above, so the payload can be read. openid-client checked the nonce already; this check
-      // keeps the guarantee even if the relying-party layer is ever replaced.
-      const payload = payloadOf(idToken)
-      if (payload.nonce !== record.nonce) throw new LoginError('bad_nonce', 'ID token nonce does not match this login')
-      return {
-        identity,
-        idToken,
-        name: typeof payload.name === 'string' ? payload.name : undefined,
-        email: typeof payload.email === 'string' ? payload.email : undefined,
-        lang: record.lang,
-      }
-    },
+  constructor (options: LoginFlowOptions) {
+    this.#options = options
+    this.#ttlMs = options.stateTtlSeconds * 1000
   }
+
+  cookieName (state: string): string {
+    return this.#options.cookiePrefix + state.slice(0, 16)
+  }
+
+  async begin (lang?: Language): Promise<StartedLogin> {
+    const state = random()
+    const nonce = random()
+    const verifier = random()
+    const binding = random()
+    const codeChallenge = createHash('sha256').update(verifier, 'ascii').digest('base64url')
+    let authorizationUrl: URL
+    try {
+      authorizationUrl = await this.#options.relyingParty.authorizationUrl({ state, nonce, codeChallenge })
+    } catch (err) {
+      throw new LoginError('issuer_unavailable', err instanceof Error ? err.message : String(err), { cause: err })
+    }
+    const record: StateRecord = { v: 1, binding: sha256(binding).toString('base64url'), verifier, nonce }
+    if (lang !== undefined) record.lang = lang
+    await this.#options.store.set(KEY_PREFIX + state, JSON.stringify(record), this.#ttlMs)
+    return { authorizationUrl, state, cookieName: this.cookieName(state), cookieValue: binding }
+  }
+
+  async complete (query: URLSearchParams, cookies: ReadonlyMap<string, string>): Promise<CompletedLogin> {
+    const state = query.get('state')
+    if (state === null || !STATE_SHAPE.test(state) || query.getAll('state').length !== 1) {
+      throw new LoginError('bad_request', 'missing or malformed state')
+    }
+    const record = await this.#takeBoundState(state, cookies)
+    const error = query.get('error')
+    if (error !== null) throw new LoginError('provider_error', `issuer error ${error.slice(0, 64)}`)
+    const idToken = await this.#redeem(query, state, record)
+    const identity = await this.#identityOf(idToken)
+    // Verified above, so the payload can be read. openid-client checked the nonce already; this check
+    // keeps the guarantee even if the relying-party layer is ever replaced.
+    const payload = payloadOf(idToken)
+    if (payload.nonce !== record.nonce) throw new LoginError('bad_nonce', 'ID token nonce does not match this login')
+    return {
+      identity,
+      idToken,
+      name: typeof payload.name === 'string' ? payload.name : undefined,
+      email: typeof payload.email === 'string' ? payload.email : undefined,
+      lang: record.lang,
+    }
+  }
+
+  /** The state's record, if this browser holds its binding cookie; consumed atomically (one use). */
+  async #takeBoundState (state: string, cookies: ReadonlyMap<string, string>): Promise<StateRecord> {
+    const key = KEY_PREFIX + state
+    const raw = await this.#options.store.get(key)
+    const record = raw === undefined ? undefined : parseRecord(raw)
+    if (record === undefined) throw new LoginError('unknown_state', 'state unknown, expired or already used')
+    const cookie = cookies.get(this.cookieName(state))
+    if (cookie === undefined) throw new LoginError('foreign_state', 'no login cookie for this state')
+    const expected = Buffer.from(record.binding, 'base64url')
+    const actual = sha256(cookie)
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+      throw new LoginError('foreign_state', 'login cookie does not match the state')
+    }
+    // Consume atomically: of two concurrent callbacks with this state, one gets it.
+    if (await this.#options.store.take(key) === undefined) throw new LoginError('unknown_state', 'state consumed concurrently')
+    return record
+  }
+
+  /** The code redeemed at the issuer's token endpoint; resolves with the raw ID token. */
+  async #redeem (query: URLSearchParams, state: string, record: StateRecord): Promise<string> {
+    // Rebuilt on the configured URL: the Host header must not choose the redirect_uri sent to the issuer.
+    const callbackUrl = new URL(this.#options.redirectUri)
+    callbackUrl.search = query.toString()
+    try {
+      return await this.#options.relyingParty.exchange(callbackUrl, { state, nonce: record.nonce, codeVerifier: record.verifier })
+    } catch (err) {
+      if (err instanceof IssuerUnavailableError) throw new LoginError('issuer_unavailable', err.message, { cause: err })
+      throw new LoginError('exchange_failed', err instanceof Error ? `${err.name}: ${err.message}` : String(err), { cause: err })
+    }
+  }
+
+  /**
+   * The ID token through kubegate's authenticator. Its `kid` is the issuer's own (the token came from the
+   * token endpoint), so an unknown one means the issuer rotated: refresh the keys now and try once more.
+   */
+  async #identityOf (idToken: string): Promise<Identity> {
+    const { authenticator, refreshKeys } = this.#options
+    try {
+      return (await authenticator.authenticate(idToken)).identity
+    } catch (err) {
+      if (!isUnknownKid(err)) throw classifyVerifyError(err)
+    }
+    if (refreshKeys === undefined) throw new LoginError('try_again', 'ID token names an unknown key; no key refresh available')
+    if (!(await refreshKeys())) throw new LoginError('try_again', 'ID token names an unknown key and the key set could not be fetched')
+    try {
+      return (await authenticator.authenticate(idToken)).identity
+    } catch (err) {
+      if (isUnknownKid(err)) throw new LoginError('try_again', 'the issuer signed with a key its key set does not hold (yet)', { cause: err })
+      throw classifyVerifyError(err)
+    }
+  }
+}
+
+export function createLoginFlow (options: LoginFlowOptions): LoginFlow {
+  return new AuthorizationCodeFlow(options)
 }

@@ -105,26 +105,35 @@ for (const kind of kinds) {
       assert.equal(await store.incr('ctr-short', 1, 150), 1, 'the counter expired')
     })
 
-    it('debits token buckets atomically, never below zero, refilling over time', async () => {
+    it('refills leased buckets over time, never above the burst', async () => {
       const policy = { ratePerSecond: 10, burst: 5, ttlMs: 10_000 }
-      assert.deepEqual(await store.consume([{ key: 'b:x', amount: 0 }], policy), [5])
-      const [a] = await store.consume([{ key: 'b:x', amount: 3 }], policy)
-      assert.ok(a !== undefined && a >= 2 && a < 2.5, `2 left, got ${a}`)
-      const [b, c] = await store.consume([{ key: 'b:x', amount: 10 }, { key: 'b:y', amount: 1 }], policy)
-      assert.equal(b, 0, 'clamped at zero')
-      assert.equal(c, 4, 'another key has its own bucket')
+      const [a] = await store.lease([{ key: 'r:x', want: 5 }], policy)
+      assert.equal(a?.granted, 5)
       await sleep(250)
-      const [d] = await store.consume([{ key: 'b:x', amount: 0 }], policy)
-      assert.ok(d !== undefined && d >= 2 && d <= 4, `refilled about 2.5 tokens, got ${d}`)
-      await sleep(600)
-      assert.deepEqual(await store.consume([{ key: 'b:x', amount: 0 }], policy), [5], 'never above burst')
+      // At least 250 ms have passed (2.5 tokens at 10/s); a slow machine only lets more refill, up to the burst.
+      const [b] = await store.lease([{ key: 'r:x', want: 10 }], policy)
+      assert.ok(b !== undefined && b.granted >= 2 && b.granted <= 5, `2 to 5 refilled, got ${b?.granted}`)
     })
 
-    it('shares one bucket between concurrent debits', async () => {
+    it('leases whole tokens, never more than the bucket holds', async () => {
+      const policy = { ratePerSecond: 0.001, burst: 5, ttlMs: 10_000 }
+      const [a, other] = await store.lease([{ key: 'l:x', want: 3 }, { key: 'l:y', want: 0 }], policy)
+      assert.equal(a?.granted, 3)
+      assert.ok(a !== undefined && a.left >= 2 && a.left < 2.01, `2 left, got ${a?.left}`)
+      assert.deepEqual(other?.granted, 0, 'a want of 0 is a read')
+      assert.ok(other !== undefined && other.left >= 5 - 1e-9, 'another key has its own, full bucket')
+      const [b] = await store.lease([{ key: 'l:x', want: 10 }], policy)
+      assert.equal(b?.granted, 2, 'only the whole tokens there are')
+      assert.ok(b !== undefined && b.left >= 0 && b.left < 0.01, `about 0 left, got ${b?.left}`)
+      const [c] = await store.lease([{ key: 'l:x', want: 1 }], policy)
+      assert.equal(c?.granted, 0, 'an empty bucket grants nothing and does not go below zero')
+    })
+
+    it('grants each token once under concurrent leases', async () => {
       const policy = { ratePerSecond: 0.001, burst: 50, ttlMs: 10_000 }
-      await Promise.all(Array.from({ length: 40 }, () => store.consume([{ key: 'b:shared', amount: 1 }], policy)))
-      const [left] = await store.consume([{ key: 'b:shared', amount: 0 }], policy)
-      assert.ok(left !== undefined && left >= 10 && left < 10.1, `10 left, got ${left}`)
+      const grants = await Promise.all(Array.from({ length: 40 }, () => store.lease([{ key: 'l:shared', want: 2 }], policy)))
+      const total = grants.reduce((n, [g]) => n + (g?.granted ?? 0), 0)
+      assert.equal(total, 50, 'exactly the burst, however the 40 callers interleave')
     })
 
     it('counts live members with heartbeats', async () => {
@@ -188,7 +197,7 @@ describe('store contract: redis only', { skip: !hasRedis() }, () => {
       await s.set('k', 'v', 60_000)
       await r.kill()
       await waitFor(() => s.state === 'down', 3000, 'store down')
-      for (const op of [() => s.get('k'), () => s.set('k', 'x', 1000), () => s.consume([{ key: 'b', amount: 1 }], { ratePerSecond: 1, burst: 1, ttlMs: 1000 })]) {
+      for (const op of [() => s.get('k'), () => s.set('k', 'x', 1000), () => s.lease([{ key: 'b', want: 1 }], { ratePerSecond: 1, burst: 1, ttlMs: 1000 })]) {
         const t0 = performance.now()
         await assert.rejects(op())
         assert.ok(performance.now() - t0 < 400, 'no command waits for a reconnect')

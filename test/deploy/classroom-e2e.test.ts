@@ -8,7 +8,7 @@ import { renderClassroom } from '../../src/classroom/render.js';
 import type { KubeObject } from '../../src/classroom/render.js';
 import { parseRoster } from '../../src/classroom/roster.js';
 import type { RoleBinding } from '../helpers/apiserver.js';
-import { hasKubectl, kubectl, kubectlBinary, writeKubeconfig } from '../helpers/kubectl.js';
+import { kubectl, writeKubeconfig } from '../helpers/kubectl.js';
 import { startStack } from '../helpers/stack.js';
 import type { Stack } from '../helpers/stack.js';
 
@@ -17,7 +17,6 @@ import type { Stack } from '../helpers/stack.js';
  * real kubectl may do through kubegate. The custom Role is used so that every rule comes from the rendered
  * output itself (the built-in `admin` ClusterRole does not exist in the double).
  */
-const KUBECTL = kubectlBinary('1.31');
 const MAKE_CERTS = join(import.meta.dirname, '..', '..', 'certs', 'make-dev-certs.sh');
 
 function toDoubleBindings (objects: readonly KubeObject[]): RoleBinding[] {
@@ -35,7 +34,7 @@ function toDoubleBindings (objects: readonly KubeObject[]): RoleBinding[] {
   });
 }
 
-describe('rendered classroom RBAC through kubegate and the apiserver double', { skip: hasKubectl(KUBECTL) ? false : 'kubectl 1.31 missing' }, () => {
+describe('rendered classroom RBAC through kubegate and the apiserver double', () => {
   let stack: Stack;
   const roster = parseRoster('email\nuser01@example.com\nuser02@example.com\n', 'csv');
   const plan = renderClassroom(roster.entries, { studentRole: 'custom', instructorGroup: '' });
@@ -62,7 +61,7 @@ describe('rendered classroom RBAC through kubegate and the apiserver double', { 
   async function kubectlAs (email: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
     const token = await stack.issuer.token({ email, sub: email });
     const kubeconfig = await writeKubeconfig({ server: stack.kg.url, caFile: join(certs, 'ca.crt'), token });
-    return kubectl(args, { kubeconfig, binary: KUBECTL });
+    return kubectl(args, { kubeconfig });
   }
 
   it('lets a student list pods in their own namespace', async () => {

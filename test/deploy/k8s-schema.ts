@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 
@@ -34,15 +33,6 @@ export async function validateManifest (object: Manifest): Promise<void> {
   } catch (error) {
     throw new Error(`${object.kind}/${object.metadata?.name}: ${(error as Error).message}`);
   }
-}
-
-/**
- * kubectl for offline `kustomize`. A versioned binary, because /usr/bin/kubectl on these machines is a
- * dispatcher that first asks a server for its version.
- */
-export function findKubectl (): string | undefined {
-  const candidates = ['1.31', '1.33', '1.32', '1.30', '1.29', '1.28'].map((v) => `/usr/lib/google-cloud-sdk/bin/kubectl.${v}`);
-  return candidates.find((path) => existsSync(path));
 }
 
 export function kustomize (kubectl: string, dir: string): Manifest[] {

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { findKubectl, kustomize, validateManifest } from './k8s-schema.js';
+import { kubectlOnPath } from '../helpers/kubectl.js';
+import { kustomize, validateManifest } from './k8s-schema.js';
 import type { Manifest } from './k8s-schema.js';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy');
-const kubectl = findKubectl();
-const skip = kubectl === undefined ? 'no versioned kubectl in /usr/lib/google-cloud-sdk/bin' : false;
 
 /** The kubegate config keys these manifests may use (the config schema's sections, camelCase of the flags). */
 const CONFIG_KEYS: Record<string, readonly string[] | null> = {
@@ -35,7 +34,7 @@ function matches (selector: Record<string, string>, labels: Record<string, strin
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }
 
-describe('deploy/ kustomize', { skip }, () => {
+describe('deploy/ kustomize', () => {
   it('has the two documented examples', () => {
     assert.deepEqual(overlays.sort(), ['dex-classroom', 'single']);
   });
@@ -43,7 +42,7 @@ describe('deploy/ kustomize', { skip }, () => {
   for (const name of ['base', ...overlays]) {
     const dir = name === 'base' ? join(DEPLOY, 'base') : join(DEPLOY, 'examples', name);
     describe(name, () => {
-      const objects = kustomize(kubectl!, dir);
+      const objects = kustomize(kubectlOnPath(), dir);
 
       it('renders objects that validate against the Kubernetes OpenAPI schemas', async () => {
         assert.ok(objects.length >= 8);
@@ -160,7 +159,7 @@ describe('deploy/ kustomize', { skip }, () => {
           `resources: [${JSON.stringify(relative(dir, join(DEPLOY, 'base')))}]`,
           `components: [${JSON.stringify(relative(dir, join(DEPLOY, 'components', component)))}]`, '',
         ].join('\n'));
-        return kustomize(kubectl!, dir);
+        return kustomize(kubectlOnPath(), dir);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -193,7 +192,7 @@ describe('deploy/ kustomize', { skip }, () => {
 
   it('keeps each kubegate.yaml file and its rendered ConfigMap identical', () => {
     for (const name of overlays) {
-      const objects = kustomize(kubectl!, join(DEPLOY, 'examples', name));
+      const objects = kustomize(kubectlOnPath(), join(DEPLOY, 'examples', name));
       const file = readFileSync(join(DEPLOY, 'examples', name, 'kubegate.yaml'), 'utf8');
       assert.equal(one(objects, 'ConfigMap').data['kubegate.yaml'], file);
     }

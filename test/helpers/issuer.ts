@@ -1,11 +1,12 @@
 /**
  * A Dex-shaped OpenID Connect issuer for tests: HTTPS on 127.0.0.1, discovery document,
  * JWKS at `/keys` with Dex's `Cache-Control: max-age=…, must-revalidate`, RS256 ID tokens
- * with Dex's claim set, key rotation, and failure modes for the JWKS endpoint.
+ * with Dex's claim set, key rotation, failure modes for the JWKS endpoint, and Dex's authorization-code
+ * flow (`/auth` approves at once and redirects back, `/token` redeems with PKCE S256 and client_secret_basic).
  *
  * It signs with node:crypto (see forge.ts) so a test can control every header byte.
  */
-import { generateKeyPair as generateKeyPairCb, randomBytes, createPublicKey, KeyObject } from 'node:crypto';
+import { generateKeyPair as generateKeyPairCb, randomBytes, createHash, createPublicKey, KeyObject } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -66,6 +67,10 @@ export interface TestIssuer {
   /** ok | fail (500) | stall (never answers until close) | redirect (302 elsewhere) | huge (> 1 MiB valid JSON). */
   setJwksMode(mode: JwksMode): void;
   setDiscoveryMode(mode: DiscoveryMode): void;
+  /** Claims of the ID tokens `/token` issues (merged over `claims()`, plus the login's nonce). */
+  setLoginClaims(overrides: Record<string, unknown>): void;
+  /** Number of codes redeemed at `/token`. */
+  readonly tokenRedemptions: number;
   resetCounters(): void;
   close(): Promise<void>;
 }
@@ -75,6 +80,14 @@ export interface TestIssuerOptions {
   keyAlg?: 'RS256';
   /** Seconds in the `/keys` Cache-Control max-age (Dex default is derived from rotation; 600 here). */
   maxAge?: number;
+  /** Client secret `/token` requires (HTTP Basic, client id `kubegate`); any secret when absent. */
+  clientSecret?: string;
+}
+
+interface PendingCode {
+  redirectUri: string;
+  nonce: string | undefined;
+  challenge: string | undefined;
 }
 
 interface KeyEntry {
@@ -111,6 +124,9 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
   let discoveryFetches = 0;
   let redirectFetches = 0;
   const paths: string[] = [];
+  const codes = new Map<string, PendingCode>();
+  let loginClaims: Record<string, unknown> = {};
+  let tokenRedemptions = 0;
   const stalled = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
   let url = '';
@@ -142,9 +158,62 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
     res.end(body);
   };
 
+  /** Dex with one approved user: straight back to the client with a code (and the state it sent). */
+  const authorize = (req: IncomingMessage, res: ServerResponse): void => {
+    const q = new URL(req.url ?? '/', 'https://issuer.invalid').searchParams;
+    const redirectUri = q.get('redirect_uri');
+    if (q.get('client_id') !== 'kubegate' || redirectUri === null || q.get('response_type') !== 'code') {
+      sendJson(res, 400, '{"error":"invalid_request"}');
+      return;
+    }
+    const code = randomBytes(16).toString('hex');
+    codes.set(code, { redirectUri, nonce: q.get('nonce') ?? undefined, challenge: q.get('code_challenge') ?? undefined });
+    const back = new URL(redirectUri);
+    back.searchParams.set('code', code);
+    const state = q.get('state');
+    if (state !== null) back.searchParams.set('state', state);
+    res.writeHead(302, { Location: back.href, 'Content-Length': 0 });
+    res.end();
+  };
+
+  /** The token endpoint: one use per code, PKCE S256, client_secret_basic; an ID token signed with the current key. */
+  const redeem = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const code = form.get('code') ?? '';
+      const pending = codes.get(code);
+      codes.delete(code);
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const [id, secret] = Buffer.from(basic ?? '', 'base64').toString('utf8').split(':').map((x) => decodeURIComponent(x));
+      const verifier = form.get('code_verifier') ?? '';
+      const challengeOk = pending?.challenge === undefined ||
+        createHash('sha256').update(verifier, 'ascii').digest('base64url') === pending.challenge;
+      if (id !== 'kubegate' || (opts.clientSecret !== undefined && secret !== opts.clientSecret)) {
+        sendJson(res, 401, '{"error":"invalid_client"}');
+        return;
+      }
+      if (form.get('grant_type') !== 'authorization_code' || pending === undefined ||
+        form.get('redirect_uri') !== pending.redirectUri || !challengeOk) {
+        sendJson(res, 400, '{"error":"invalid_grant"}');
+        return;
+      }
+      tokenRedemptions += 1;
+      sign(claims({ ...loginClaims, nonce: pending.nonce })).then((idToken) => {
+        sendJson(res, 200, JSON.stringify({ access_token: randomBytes(16).toString('hex'), token_type: 'bearer', expires_in: 3600, id_token: idToken }),
+          { 'Cache-Control': 'no-store' });
+      }, () => sendJson(res, 500, '{"error":"server_error"}'));
+    });
+  };
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     paths.push(req.url ?? '');
+    if (path === '/token' && req.method === 'POST') {
+      redeem(req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, '{"error":"method not allowed"}');
       return;
@@ -185,6 +254,9 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
             return;
           }
         }
+        return;
+      case '/auth':
+        authorize(req, res);
         return;
       case '/keys-elsewhere':
         redirectFetches += 1;
@@ -272,6 +344,8 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
     get paths() { return paths; },
     setJwksMode(mode) { jwksMode = mode; },
     setDiscoveryMode(mode) { discoveryMode = mode; },
+    setLoginClaims(overrides) { loginClaims = { ...overrides }; },
+    get tokenRedemptions() { return tokenRedemptions; },
     resetCounters() {
       jwksFetches = 0;
       discoveryFetches = 0;

@@ -2,23 +2,54 @@
  * Running the real kubectl in tests: kubeconfig files, one-shot runs with a timeout, and
  * long-running processes (watch, port-forward) that a test can wait on and stop.
  *
- * `/usr/bin/kubectl` on these machines is a version dispatcher: it asks the server's
- * `/version` first and then runs the matching binary from /usr/lib/google-cloud-sdk/bin.
- * Tests that need one exact client use kubectlBinary('1.31').
+ * Where the client version does not matter a test runs the first `kubectl` on PATH (kubectlOnPath()).
+ * On these machines that is `/usr/bin/kubectl`, a version dispatcher: it asks the server's `/version`
+ * first and then runs the matching binary from /usr/lib/google-cloud-sdk/bin. Tests that need one exact
+ * client use kubectlBinary('1.31'). A missing kubectl fails the test with a message saying what to
+ * install: no test skips itself on a machine without one.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
 import { createTempDir } from './pki.js';
 
 export const KUBECTL = '/usr/bin/kubectl';
 
-/** Path of one versioned kubectl (`1.27` … `1.33`). */
+/**
+ * Path of one versioned kubectl (`1.27` … `1.33`) of this machine image. Throws when it is missing, so a
+ * test that needs that exact client fails saying so instead of being skipped.
+ */
 export function kubectlBinary(minor: string): string {
-  return `/usr/lib/google-cloud-sdk/bin/kubectl.${minor}`;
+  const path = `/usr/lib/google-cloud-sdk/bin/kubectl.${minor}`;
+  if (!isExecutableFile(path)) {
+    throw new Error(`${path} is missing: this test needs kubectl ${minor} exactly (the machine image provides /usr/lib/google-cloud-sdk/bin/kubectl.1.27 … 1.33)`);
+  }
+  return path;
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+let onPath: string | undefined;
+
+/**
+ * The first executable `kubectl` on PATH, for tests where any client version from 1.27 on will do.
+ * Throws when there is none: kubectl is a stated requirement of `npm test` (README), never a reason to skip.
+ */
+export function kubectlOnPath(): string {
+  onPath ??= (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '')
+    .map((d) => join(d, 'kubectl')).find(isExecutableFile);
+  if (onPath === undefined) throw new Error(`no kubectl on PATH (${process.env.PATH ?? ''}): npm test needs one (README, Requirements)`);
+  return onPath;
 }
 
 export function hasKubectl(binary = KUBECTL): boolean {
@@ -108,7 +139,7 @@ function kubectlEnv(o: KubectlOptions): NodeJS.ProcessEnv {
 /** Run kubectl to completion (or timeout). Never rejects on a non-zero exit: assert on `code`. */
 export function kubectl(args: string[], o: KubectlOptions): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = execFile(o.binary ?? KUBECTL, args, {
+    const child = execFile(o.binary ?? kubectlOnPath(), args, {
       env: kubectlEnv(o), timeout: o.timeoutMs ?? 20_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024,
       encoding: 'utf8', cwd: o.cwd,
     }, (err, stdout, stderr) => {
@@ -135,7 +166,7 @@ export interface KubectlProcess {
 
 /** Start a long-running kubectl (`get -w`, `port-forward`, `exec -i` with a live stdin). */
 export function startKubectl(args: string[], o: KubectlOptions & { hardTimeoutMs?: number }): KubectlProcess {
-  const child = spawn(o.binary ?? KUBECTL, args, { env: kubectlEnv(o), cwd: o.cwd, stdio: 'pipe' });
+  const child = spawn(o.binary ?? kubectlOnPath(), args, { env: kubectlEnv(o), cwd: o.cwd, stdio: 'pipe' });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();

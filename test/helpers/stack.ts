@@ -28,7 +28,7 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  /** Config tree merged over the test defaults (security.md's default test configuration). */
+  /** Config tree merged over the test defaults (docs/security.md's test defaults). */
   config?: Record<string, unknown>
   issuer?: TestIssuerOptions
   apiserver?: ApiServerOptions
@@ -53,7 +53,7 @@ function merge (a: Record<string, unknown>, b: Record<string, unknown>): Record<
   return out
 }
 
-/** The tree security.md calls the default test configuration, pointed at the given peers. */
+/** The tree docs/security.md calls the test defaults, pointed at the given peers. */
 export function testConfigTree (issuer: TestIssuer, apiserver: ApiServerDouble): Record<string, unknown> {
   return {
     listen: '127.0.0.1:0',
@@ -67,7 +67,10 @@ export function testConfigTree (issuer: TestIssuer, apiserver: ApiServerDouble):
       signingAlgs: ['RS256'],
       clockSkewSeconds: 60,
     },
-    upstream: { server: apiserver.url, caFile: apiserver.caFile, tokenFile: apiserver.tokenFile },
+    // Health probes (GET /readyz with kubegate's token) hourly rather than every 10 s: tests that count what
+    // the apiserver double saw ("zero upstream") would otherwise see a probe that happened to land in their
+    // window on a loaded machine. Tests of the probe itself set their own interval.
+    upstream: { server: apiserver.url, caFile: apiserver.caFile, tokenFile: apiserver.tokenFile, healthCheckSeconds: 3600 },
     log: { level: 'debug' },
   }
 }

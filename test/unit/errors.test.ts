@@ -36,6 +36,10 @@ describe('KubegateError', () => {
     assert.equal(ERRORS.KG_ERR_TOKEN_EXPIRED.status, 401)
     assert.equal(ERRORS.KG_ERR_IDENTITY_HEADERS.status, 403)
   })
+
+  it('a bearer subprotocol the apiserver would not authenticate is 401 Unauthorized, as any failed token', () => {
+    assert.deepEqual(ERRORS.KG_ERR_BAD_SUBPROTOCOL, ERRORS.KG_ERR_BAD_TOKEN)
+  })
 })
 
 describe('toKubegateError / isKubegateError', () => {

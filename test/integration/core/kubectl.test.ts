@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { headerLines } from '../../helpers/apiserver.js'
-import { hasKubectl, kubectl, kubectlBinary, KUBECTL, startKubectl, writeKubeconfig } from '../../helpers/kubectl.js'
+import { kubectl, kubectlBinary, kubectlOnPath, startKubectl, writeKubeconfig } from '../../helpers/kubectl.js'
 import { createTempDir } from '../../helpers/pki.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
 
@@ -22,7 +22,7 @@ async function kubeconfigFor (overrides: Record<string, unknown> = {}): Promise<
 }
 
 before(async () => {
-  assert.ok(hasKubectl(), `${KUBECTL} is required`)
+  kubectlOnPath() // fails here, naming what is missing, when there is no kubectl
   s = await startStack({ config: { oidc: { jwksRefreshCooldownSeconds: 1 } } })
   kubeconfig = await kubeconfigFor()
   s.apiserver.addPod('user01', 'web-1')
@@ -120,12 +120,8 @@ describe('kubectl through kubegate', () => {
   })
 
   for (const minor of ['1.27', '1.33']) {
-    it(`kubectl ${minor} (SelfSubjectReview ${minor === '1.27' ? 'v1beta1' : 'v1'})`, async (t) => {
+    it(`kubectl ${minor} (SelfSubjectReview ${minor === '1.27' ? 'v1beta1' : 'v1'})`, async () => {
       const bin = kubectlBinary(minor)
-      if (!hasKubectl(bin)) {
-        t.skip(`${bin} not installed`)
-        return
-      }
       const r = await kubectl(['auth', 'whoami'], { kubeconfig, binary: bin })
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stdout, /user01@example\.com/)

@@ -10,10 +10,8 @@ import { join } from 'node:path';
 import { startApiServer } from '../../helpers/apiserver.js';
 import { createTempDir } from '../../helpers/pki.js';
 import type { ApiServerDouble } from '../../helpers/apiserver.js';
-import { hasKubectl, kubectl, KUBECTL, kubectlBinary, startKubectl, writeKubeconfig } from '../../helpers/kubectl.js';
+import { kubectl, kubectlBinary, kubectlOnPath, startKubectl, writeKubeconfig } from '../../helpers/kubectl.js';
 import type { KubectlOptions } from '../../helpers/kubectl.js';
-
-const skip = hasKubectl() ? false : 'kubectl not installed';
 
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -23,7 +21,7 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-describe('real kubectl against the apiserver double', { skip }, () => {
+describe('real kubectl against the apiserver double', () => {
   let api: ApiServerDouble;
   let kubeconfig: string;
   let work: string;
@@ -39,7 +37,7 @@ describe('real kubectl against the apiserver double', { skip }, () => {
   after(() => api.close());
 
   test('auth whoami (dispatcher → 1.31, v1) and kubectl 1.27 (v1beta1)', async () => {
-    for (const binary of [KUBECTL, kubectlBinary('1.27')]) {
+    for (const binary of [kubectlOnPath(), kubectlBinary('1.27')]) {
       const r = await run(['auth', 'whoami'], { binary });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^ATTRIBUTE\s+VALUE\nUsername\s+user01@example\.com\nGroups\s+\[system:authenticated\]\n$/);

@@ -1,5 +1,5 @@
 /**
- * The security contract (../shared/design/security.md) on the plain HTTP path, end to end: real kubegate on
+ * The security contract (docs/security.md) on the plain HTTP path, end to end: real kubegate on
  * loopback TLS, the Dex-shaped issuer, and the apiserver double that records every byte it receives.
  * "Zero upstream" = the double saw no new request and no new TCP connection.
  */
@@ -60,7 +60,10 @@ function lastUpstream (): (typeof s.apiserver.requests)[number] {
 }
 
 before(async () => {
-  s = await startStack({ config: { oidc: { jwksRefreshCooldownSeconds: 2 } } })
+  // Health probes (GET /readyz with kubegate's token) every hour, not every 10 s: "zero upstream" and
+  // "exactly one request upstream" count every request the double sees, and on a loaded machine a
+  // periodic probe could land inside a test's window.
+  s = await startStack({ config: { oidc: { jwksRefreshCooldownSeconds: 2 }, upstream: { healthCheckSeconds: 3600 } } })
 })
 after(async () => {
   await s.close()
@@ -72,6 +75,16 @@ describe('token forgery', () => {
       assertStatus(await get('/api/v1/namespaces/default/pods'), 401, 'Unauthorized')
       assertStatus(await get('/api/v1/namespaces/default/pods', ['Authorization', 'Bearer ']), 401, 'Unauthorized')
       assertStatus(await get('/api/v1/namespaces/default/pods', ['Authorization', 'Bearer']), 401)
+    })
+  })
+
+  it('a valid token after two spaces (Bearer  <token>): 401, zero upstream, as the apiserver\'s single-space split', async () => {
+    const t = await tok({ email: 'user01@example.com' })
+    assert.equal((await get('/api/v1/namespaces/user01/pods', bearer(t))).status, 200, 'the token itself is good')
+    await zeroUpstream(async () => {
+      for (const header of [`Bearer  ${t}`, `Bearer   ${t}`, `bearer  ${t}`]) {
+        assertStatus(await get('/api/v1/namespaces/user01/pods', ['Authorization', header]), 401, 'Unauthorized')
+      }
     })
   })
 
@@ -212,6 +225,14 @@ describe('claims', () => {
     })
   })
 
+  it('a group value with a comma: 401, zero upstream (one group line must mean one group, as for the user)', async () => {
+    await zeroUpstream(async () => {
+      for (const groups of ['dev,system:masters', ['students', 'a,b'], [',']]) {
+        assertStatus(await get('/api/v1/namespaces/user01/pods', bearer(await tok({ email: 'user01@example.com', groups }))), 401, 'Unauthorized')
+      }
+    })
+  })
+
   it('257 groups are refused (never truncated); 256 become 256 separate header lines; duplicates once', async () => {
     const many = (n: number): string[] => Array.from({ length: n }, (_, i) => `g${i}`)
     await zeroUpstream(async () => {
@@ -304,6 +325,16 @@ describe('smuggling, connections, targets', () => {
     assert.ok(r.closedByServer)
   })
 
+  it('the strict parser: a header with whitespace before its colon, or an obsolete line fold, is 400 with zero upstream', async () => {
+    // Node's lenient parser (insecureHTTPParser) would accept both; a proxy that reads such a header one way
+    // while the next hop reads it another is how header smuggling starts.
+    const t = await tok({ email: 'user01@example.com' })
+    for (const head of [`Authorization : Bearer ${t}\r\n`, `Authorization: Bearer ${t}\r\nX-Note: a\r\n b\r\n`]) {
+      const r = await zeroUpstream(() => rawExchange(s.kg.url, `GET /api/v1/namespaces/user01/pods HTTP/1.1\r\nHost: x\r\n${head}\r\n`, { ca: s.caPem }))
+      assert.deepEqual(r.statuses, [400], JSON.stringify(head))
+    }
+  })
+
   it('pipelined: a valid request then one without a token on the same connection', async () => {
     const t = await tok({ email: 'user01@example.com' })
     const before = s.apiserver.requests.length
@@ -386,6 +417,21 @@ describe('limits', () => {
     })
   })
 
+  it('a flood of 200 forged tokens does not stop a valid user: every valid request answered 200, no forged one forwarded', async () => {
+    const t = await tok({ email: 'user01@example.com' })
+    assert.equal((await get('/api/v1/namespaces/user01/pods', bearer(t))).status, 200)
+    const forged = Array.from({ length: 200 }, (_, i) => forgeJunkSignature(s.issuer.claims({ jti: `flood-${i}` }), { alg: 'RS256', kid: s.issuer.currentKid }))
+    const before = s.apiserver.requests.length
+    const [floodAnswers, validAnswers] = await Promise.all([
+      Promise.all(forged.map((f) => get('/api/v1/namespaces/user01/pods', bearer(f)))),
+      Promise.all(Array.from({ length: 20 }, () => get('/api/v1/namespaces/user01/pods', bearer(t)))),
+    ])
+    assert.deepEqual(validAnswers.map((r) => r.status), validAnswers.map(() => 200))
+    // Refused: 401, or 503 (retry) when the verifier's pending queue is full; never forwarded.
+    for (const r of floodAnswers) assert.ok(r.status === 401 || r.status === 503, String(r.status))
+    assert.equal(s.apiserver.requests.length - before, validAnswers.length, 'only the valid requests reached the apiserver')
+  })
+
   it('a 10 KiB token (over the 8 KiB cap, under the header limit): 401', async () => {
     await zeroUpstream(async () => {
       assertStatus(await get('/api', bearer('a'.repeat(10 * 1024))), 401)
@@ -430,7 +476,7 @@ describe('limits', () => {
   })
 
   it('slow headers are cut by the headers timeout while a valid user is still served', async () => {
-    const slow = await startStack({ peers: { issuer: s.issuer, apiserver: s.apiserver }, config: { server: { headersTimeoutSeconds: 1 } } })
+    const slow = await startStack({ peers: { issuer: s.issuer, apiserver: s.apiserver }, config: { server: { headersTimeoutSeconds: 1 }, upstream: { healthCheckSeconds: 3600 } } })
     try {
       const pending = rawExchange(slow.kg.url, '', {
         ca: s.caPem,
@@ -544,6 +590,23 @@ describe('keys', () => {
     } finally {
       s.issuer.setJwksMode('ok')
     }
+  })
+})
+
+describe('prefixes neutralise reserved names', () => {
+  let p: Stack
+  before(async () => {
+    p = await startStack({ config: { oidc: { usernamePrefix: 'oidc:', groupsPrefix: 'oidc:' }, log: { level: 'warn' } } })
+  })
+  after(async () => { await p?.close() })
+
+  it('with prefix oidc:, a system: user and group are forwarded as oidc:system:...', async () => {
+    const t = await p.issuer.token({ email: 'system:admin', groups: ['system:masters', 'dev'] })
+    const r = await httpsRequest(p.kg.url + '/api/v1/namespaces/user01/pods', { headers: bearer(t), ca: p.caPem, target: '/api/v1/namespaces/user01/pods' })
+    const up = p.apiserver.requests.at(-1)
+    assert.ok(up !== undefined, `nothing forwarded (${r.status})`)
+    assert.deepEqual(headerLines(up.rawHeaders, 'impersonate-user'), ['oidc:system:admin'])
+    assert.deepEqual(headerLines(up.rawHeaders, 'impersonate-group'), ['oidc:system:masters', 'oidc:dev'])
   })
 })
 

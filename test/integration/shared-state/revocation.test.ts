@@ -163,3 +163,42 @@ describe('admin API off by default', () => {
     assert.equal((await call(s.kg.url + PODS, { token })).status, 401)
   })
 })
+
+describe('signing in again after a revocation (clock skew 60 s, kubegate\'s clock injected)', () => {
+  let s: Stack
+  /** Added to the real clock: how far kubegate's clock has been moved ahead. */
+  let ahead = 0
+  before(async () => {
+    s = await startStack({
+      config: { admin: { group: ADMIN_GROUP }, oidc: { clockSkewSeconds: 60 }, log: { level: 'warn' } },
+      start: { now: () => Date.now() + ahead },
+    })
+  })
+  after(async () => { await s?.close() })
+
+  it('refuses a token issued within the skew after the revocation, accepts one issued after revokedAt + skew', async () => {
+    const admin = await s.issuer.token({ email: 'admin@example.com', groups: [ADMIN_GROUP] })
+    const made = await call(s.kg.url + REV, { method: 'POST', token: admin, body: { user: 'back@example.com' } })
+    assert.equal(made.status, 201, made.text)
+    const rec = JSON.parse(made.text) as { revokedAt: string, acceptsTokensIssuedAfter: string }
+    const revokedAt = Date.parse(rec.revokedAt)
+    const acceptedAfter = Date.parse(rec.acceptsTokensIssuedAfter)
+    assert.equal(acceptedAfter - revokedAt, 60_000, 'the revocation time plus the skew, as the CLI prints it')
+    const issuedAt = async (iatSec: number): Promise<number> => {
+      const token = await s.issuer.token({ email: 'back@example.com', iat: iatSec, exp: iatSec + 3600 })
+      const r = await call(s.kg.url + '/version', { token })
+      if (r.status === 401) assert.match(r.text, /the credentials were revoked/)
+      return r.status
+    }
+    const revokedSec = Math.floor(revokedAt / 1000)
+    assert.equal(await issuedAt(revokedSec + 1), 401, 'signed in again 1 s after the revocation: refused')
+
+    // Move kubegate's clock past revokedAt + skew (the issuer's token must not look issued in the future),
+    // and confirm the list at that time as a periodic resync would.
+    ahead = acceptedAfter + 5_000 - Date.now()
+    assert.equal(await s.kg.sharedState.revocations.resync(), true)
+    const lastRefused = Math.floor(acceptedAfter / 1000)
+    assert.equal(await issuedAt(lastRefused), 401, 'issued at revokedAt + skew (to the second): still refused')
+    assert.equal(await issuedAt(lastRefused + 1), 200, 'issued after revokedAt + skew: accepted')
+  })
+})

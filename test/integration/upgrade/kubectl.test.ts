@@ -10,12 +10,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { headerLines, type RecordedUpgrade } from '../../helpers/apiserver.js'
-import { hasKubectl, KUBECTL, kubectl, kubectlBinary, startKubectl, writeKubeconfig } from '../../helpers/kubectl.js'
+import { KUBECTL, kubectl, kubectlBinary, kubectlOnPath, startKubectl, writeKubeconfig } from '../../helpers/kubectl.js'
 import type { Stack } from '../../helpers/stack.js'
 import { eventually, NS, OTHER_NS, OTHER_POD, POD, startUpgradeStack, USER } from './helpers.js'
 
-const BINARIES = [KUBECTL, kubectlBinary('1.31')].filter((b) => hasKubectl(b))
-const skip = BINARIES.length < 2 ? 'kubectl binaries not installed' : false
+const BINARIES = [kubectlOnPath(), kubectlBinary('1.31')]
 
 /** What every request forwarded by kubegate for USER must carry, and what it must not. */
 function assertKubegateIdentity (stack: Stack, rawHeaders: string[], userToken: string): void {
@@ -27,7 +26,7 @@ function assertKubegateIdentity (stack: Stack, rawHeaders: string[], userToken: 
   assert.ok(!joined.includes(Buffer.from(userToken).toString('base64url')), 'nor its subprotocol form')
 }
 
-describe('kubectl exec / cp / port-forward through kubegate', { skip }, () => {
+describe('kubectl exec / cp / port-forward through kubegate', () => {
   let stack: Stack
   let token: string
   let kubeconfig: string

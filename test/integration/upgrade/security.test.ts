@@ -1,5 +1,5 @@
 /**
- * security.md's upgrade cases (and the classes they stand for), each asserting what the apiserver double
+ * docs/security.md's upgrade cases (and the classes they stand for), each asserting what the apiserver double
  * received on the wire: raw sockets on the client side, so every byte kubegate writes back is visible.
  */
 import { after, before, describe, test } from 'node:test'
@@ -19,7 +19,7 @@ const BEARER = 'base64url.bearer.authorization.k8s.io.'
 const b64 = (s: string): string => Buffer.from(s).toString('base64url')
 const tokenHash = (t: string): string => createHash('sha256').update(t).digest('base64url')
 
-describe('upgrade security cases (security.md)', () => {
+describe('upgrade security cases (docs/security.md)', () => {
   let stack: Stack
   let token: string
   const revoked = new Set<string>()
@@ -132,17 +132,58 @@ describe('upgrade security cases (security.md)', () => {
     }
   })
 
-  test('bearer subprotocol alone, twice, or together with Authorization: 400, zero upstream', async () => {
-    const cases = [
-      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}`],
-      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}, ${BEARER}${b64(token)}, v5.channel.k8s.io`],
-      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}`, `Sec-WebSocket-Protocol: ${BEARER}${b64(token)}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'],
-      [`Authorization: Bearer ${token}`, `Sec-WebSocket-Protocol: ${BEARER}${b64(token)}, v5.channel.k8s.io`],
-    ]
+  /** Every answer must be the apiserver's: 401 Unauthorized, as its request authenticators fail these requests. */
+  async function unauthorizedWithZeroUpstream (cases: string[][], request = wsRequest): Promise<void> {
     for (const lines of cases) {
-      const a = await refusedWithZeroUpstream(wsRequest(EXEC_PATH, lines))
-      assert.equal(a.status, 400, lines.join(' | '))
-      assert.equal(statusOf(a).reason, 'BadRequest')
+      const a = await refusedWithZeroUpstream(request(EXEC_PATH, lines))
+      assert.equal(a.status, 401, lines.join(' | '))
+      assert.deepEqual(statusOf(a), { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 })
+    }
+  }
+
+  // Case by case as the apiserver's WebSocket ProtocolAuthenticator (authentication/request/websocket/protocol.go):
+  // each of these is an authentication error there, so 401, and nothing reaches the apiserver.
+  test('bearer subprotocol alone (no other subprotocol): 401, zero upstream', async () => {
+    await unauthorizedWithZeroUpstream([[`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}`]])
+  })
+
+  test('two bearer subprotocols, the same token or two different ones, on one line or two: 401, zero upstream', async () => {
+    const other = await stack.issuer.token({ email: 'user02@example.com', groups: ['students'] })
+    await unauthorizedWithZeroUpstream([
+      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}, ${BEARER}${b64(token)}, v5.channel.k8s.io`],
+      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}, ${BEARER}${b64(other)}, v5.channel.k8s.io`],
+      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}`, `Sec-WebSocket-Protocol: ${BEARER}${b64(token)}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'],
+      ['Sec-WebSocket-Protocol: v5.channel.k8s.io', `Sec-WebSocket-Protocol: ${BEARER}${b64(other)}, ${BEARER}${b64(token)}`],
+    ])
+  })
+
+  test('padded or invalid base64url, an empty token, a token that is not UTF-8: 401, zero upstream', async () => {
+    await unauthorizedWithZeroUpstream([
+      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}==, v5.channel.k8s.io`],
+      [`Sec-WebSocket-Protocol: ${BEARER}${Buffer.from(token).toString('base64')}, v5.channel.k8s.io`],
+      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token)}.x, v5.channel.k8s.io`],
+      // Go's RawURLEncoding refuses a length of 1 mod 4; Node's decoder would drop the last character.
+      [`Sec-WebSocket-Protocol: ${BEARER}${b64(token.slice(0, token.length - (token.length % 3)))}A, v5.channel.k8s.io`],
+      [`Sec-WebSocket-Protocol: ${BEARER}, v5.channel.k8s.io`],
+      [`Sec-WebSocket-Protocol: ${BEARER}${Buffer.from([0x65, 0x79, 0xff, 0xfe]).toString('base64url')}, v5.channel.k8s.io`],
+    ])
+  })
+
+  test('a token in both Authorization and the subprotocol: 401, zero upstream', async () => {
+    await unauthorizedWithZeroUpstream([[`Authorization: Bearer ${token}`, `Sec-WebSocket-Protocol: ${BEARER}${b64(token)}, v5.channel.k8s.io`]])
+  })
+
+  test('Authorization: Bearer and two spaces before a valid token: 401, zero upstream, on WebSocket and SPDY', async () => {
+    const lines = [[`Authorization: Bearer  ${token}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io'], [`Authorization: bearer   ${token}`]]
+    await unauthorizedWithZeroUpstream(lines)
+    await unauthorizedWithZeroUpstream(lines, spdyRequest)
+  })
+
+  test('a token with a comma in a group value: 401, zero upstream, on WebSocket and SPDY', async () => {
+    for (const groups of [['students', 'a,b'], 'dev,system:masters']) {
+      const t = await stack.issuer.token({ email: USER, groups })
+      await unauthorizedWithZeroUpstream([[`Sec-WebSocket-Protocol: ${BEARER}${b64(t)}, v5.channel.k8s.io`], [`Authorization: Bearer ${t}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io']])
+      await unauthorizedWithZeroUpstream([[`Authorization: Bearer ${t}`]], spdyRequest)
     }
   })
 

@@ -1,3 +1,4 @@
+// The bearer token as the apiserver's bearertoken and websocket protocol authenticators read it.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { BEARER_PROTOCOL_PREFIX, parseBearer, takeSubprotocolToken } from '../../../src/auth/bearer.js'
@@ -10,7 +11,6 @@ describe('parseBearer', () => {
     [`bearer ${JWT}`, JWT],
     [`BEARER ${JWT}`, JWT],
     [`BeArEr ${JWT}`, JWT],
-    [`Bearer    ${JWT}`, JWT],
     [`Bearer ${JWT}   `, JWT],
     [`Bearer ${JWT}\t`, JWT],
     ['Bearer x', 'x'],
@@ -26,6 +26,9 @@ describe('parseBearer', () => {
     ['Bearer alone', 'Bearer'],
     ['Bearer and one space', 'Bearer '],
     ['Bearer and spaces only', 'Bearer    '],
+    // The apiserver splits on single spaces: parts[1] is empty, so it does not authenticate (401).
+    ['two spaces before the token', `Bearer  ${JWT}`],
+    ['four spaces before the token', `Bearer    ${JWT}`],
     ['Basic', 'Basic YWxpY2U6c2VjcmV0'],
     ['Bearerx', `Bearerx ${JWT}`],
     ['no space', `Bearer${JWT}`],
@@ -67,23 +70,42 @@ describe('takeSubprotocolToken', () => {
     assert.equal(r.kind, 'token')
   })
 
-  it('twice -> invalid', () => {
-    assert.equal(takeSubprotocolToken([enc(JWT), enc(JWT), 'v5.channel.k8s.io']).kind, 'invalid')
-    assert.equal(takeSubprotocolToken([enc(JWT), enc('other'), 'v5.channel.k8s.io']).kind, 'invalid')
+  const invalid = (protocols: string[], detail: string): void => {
+    assert.deepEqual(takeSubprotocolToken(protocols), { kind: 'invalid', detail })
+  }
+
+  it('twice, the same token or two different ones -> invalid', () => {
+    invalid([enc(JWT), enc(JWT), 'v5.channel.k8s.io'], 'more than one bearer subprotocol')
+    invalid([enc(JWT), enc('other'), 'v5.channel.k8s.io'], 'more than one bearer subprotocol')
+    invalid(['v5.channel.k8s.io', enc(JWT), enc(JWT)], 'more than one bearer subprotocol')
   })
 
   it('alone -> invalid', () => {
-    assert.equal(takeSubprotocolToken([enc(JWT)]).kind, 'invalid')
+    invalid([enc(JWT)], 'bearer subprotocol without another protocol')
+  })
+
+  it('an empty token -> invalid', () => invalid([BEARER_PROTOCOL_PREFIX, 'v5.channel.k8s.io'], 'empty token'))
+
+  it('base64url of a length Go\'s RawURLEncoding refuses (1 mod 4) -> invalid, though Buffer would decode it', () => {
+    const p = enc('abc') + 'Q'
+    assert.equal(Buffer.from(p.slice(BEARER_PROTOCOL_PREFIX.length), 'base64url').toString(), 'abc')
+    invalid([p, 'v5.channel.k8s.io'], 'bad base64url')
+  })
+
+  it('a token that is not UTF-8 -> invalid', () => {
+    const p = BEARER_PROTOCOL_PREFIX + Buffer.from([0x61, 0xff, 0xfe, 0x62]).toString('base64url')
+    invalid([p, 'v5.channel.k8s.io'], 'token is not UTF-8')
+    invalid([BEARER_PROTOCOL_PREFIX + Buffer.from([0xc3]).toString('base64url'), 'v5.channel.k8s.io'], 'token is not UTF-8')
   })
 
   for (const [name, p] of [
-    ['empty', BEARER_PROTOCOL_PREFIX],
     ['padding', BEARER_PROTOCOL_PREFIX + Buffer.from('abcd').toString('base64')],
+    ['padding on a valid token', enc(JWT) + '=='],
     ['standard base64 chars', BEARER_PROTOCOL_PREFIX + 'ab+/cd'],
     ['dots', BEARER_PROTOCOL_PREFIX + 'a.b'],
   ] as const) {
     it(`bad base64url (${name}) -> invalid`, () => {
-      assert.equal(takeSubprotocolToken([p, 'v5.channel.k8s.io']).kind, 'invalid')
+      invalid([p, 'v5.channel.k8s.io'], 'bad base64url')
     })
   }
 

@@ -146,9 +146,14 @@ describe('claim mapping: reserved identities', () => {
 
 describe('claim mapping: groups', () => {
   it('a string is one group', () => assert.deepEqual(mapper()(claims({ groups: 'team1' }), EXP).groups, ['team1']))
-  it('a string with a comma stays one group (never split)', () => {
-    assert.deepEqual(mapper()(claims({ groups: 'a,b' }), EXP).groups, ['a,b'])
-  })
+  // As for the user name: a comma is list syntax once a hop merges header lines, so one group line must
+  // never be able to read as two. Refused (401), never split and never forwarded.
+  for (const groups of ['a,b', ['dev', 'a,b'], ['dev,system:masters'], [','], ['dev', 'ops,']]) {
+    it(`a group with a comma (${JSON.stringify(groups)}) -> 401 KG_ERR_BAD_CLAIMS`, () => {
+      refused(() => mapper()(claims({ groups }), EXP))
+      refused(() => mapper({ groupsPrefix: 'dex:' })(claims({ groups }), EXP))
+    })
+  }
   it('an array keeps token order', () => assert.deepEqual(mapper()(claims({ groups: ['b', 'a', 'c'] }), EXP).groups, ['b', 'a', 'c']))
   it('missing -> []', () => {
     const c = claims()

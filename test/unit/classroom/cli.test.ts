@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, runClassroomCommand } from '../../../src/classroom/cli.js';
+import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, parseRenderArgs, runClassroomCommand } from '../../../src/classroom/cli.js';
 
 interface Run { code: number, stdout: string, stderr: string }
 
@@ -117,5 +117,58 @@ describe('kubegate classroom render', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('parseRenderArgs', () => {
+  it('fills in the defaults: admin role, instructors group, no prefixes, a NetworkPolicy, manifests', () => {
+    assert.deepEqual(parseRenderArgs(['--roster', 'r.csv']), {
+      kind: 'render',
+      request: {
+        rosterPath: 'r.csv',
+        format: undefined,
+        templatePath: undefined,
+        options: {
+          className: 'classroom', studentRole: 'admin', clusterView: false, instructorGroup: 'instructors',
+          usernamePrefix: '', groupsPrefix: '', namespacePrefix: '', networkPolicy: true,
+        },
+        prune: undefined,
+      },
+    });
+  });
+
+  it('maps every flag to its render option', () => {
+    const parsed = parseRenderArgs([
+      '--roster', 'r.txt', '--format', 'csv', '--template', 't.yaml', '--student-role', 'custom', '--cluster-view',
+      '--instructor-group', '', '--username-prefix', 'oidc:', '--groups-prefix', '-', '--namespace-prefix', 'cs-',
+      '--class', 'cs101', '--no-network-policy', '--prune-labels', '--student', 'a@x.org', '--student', 'b@x.org',
+    ]);
+    assert.equal(parsed.kind, 'render');
+    if (parsed.kind !== 'render') return;
+    assert.equal(parsed.request.format, 'csv');
+    assert.equal(parsed.request.templatePath, 't.yaml');
+    assert.deepEqual(parsed.request.options, {
+      className: 'cs101', studentRole: 'custom', clusterView: true, instructorGroup: '',
+      usernamePrefix: 'oidc:', groupsPrefix: '-', namespacePrefix: 'cs-', networkPolicy: false,
+    });
+    assert.deepEqual(parsed.request.prune, { students: ['a@x.org', 'b@x.org'] });
+    const pruneAll = parseRenderArgs(['--roster', 'r', '--prune-labels']);
+    assert.deepEqual(pruneAll.kind === 'render' ? pruneAll.request.prune : undefined, { students: undefined });
+  });
+
+  it('says what is wrong, first problem first, and answers help before checking anything else', () => {
+    assert.deepEqual(parseRenderArgs(['--help', '--student-role', 'root']), { kind: 'help' });
+    assert.deepEqual(parseRenderArgs(['-h']), { kind: 'help' });
+    const message = (args: string[]): string => {
+      const parsed = parseRenderArgs(args);
+      assert.equal(parsed.kind, 'usage', args.join(' '));
+      return (parsed as { message: string }).message;
+    };
+    assert.equal(message([]), '--roster is required');
+    assert.equal(message(['--roster', 'r', '--format', 'xml', '--student-role', 'root']), '--format must be yaml or csv');
+    assert.equal(message(['--roster', 'r', '--student-role', 'root']), '--student-role must be one of admin, edit, custom');
+    assert.equal(message(['--roster', 'r', '--student', 'a@x.org']), '--student is only used with --prune-labels');
+    assert.match(message(['--roster', 'r', '--bogus']), /--bogus/);
+    assert.match(message(['--roster', 'r', 'positional']), /positional/);
   });
 });

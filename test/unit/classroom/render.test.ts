@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { emailHash } from '../../../src/classroom/names.js';
 import {
-  CLASS_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLE_LABEL, STUDENT_LABEL, pruneCommands, renderClassroom, toYaml,
+  CLASS_LABEL, EMAIL_ANNOTATION, GROUP_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLE_LABEL, STUDENT_LABEL, pruneCommands,
+  renderClassroom, toYaml,
 } from '../../../src/classroom/render.js';
 import type { KubeObject } from '../../../src/classroom/render.js';
 import { parseRoster } from '../../../src/classroom/roster.js';
@@ -147,6 +148,29 @@ describe('renderClassroom', () => {
         { from: [{ namespaceSelector: { matchExpressions: [{ key: ROLE_LABEL, operator: 'NotIn', values: ['student'] }] } }] },
       ],
     });
+  });
+
+  it('renders a student\'s optional objects only when asked, always in apply order', () => {
+    const kindsOf = (plan: ReturnType<typeof renderClassroom>): string[] =>
+      plan.objects.filter((o) => o.metadata.labels[STUDENT_LABEL] === 'user01').map((o) => o.kind);
+    const everything = renderClassroom(entries, { studentRole: 'custom', clusterView: true });
+    assert.deepEqual(kindsOf(everything), ['Namespace', 'Role', 'RoleBinding', 'ClusterRoleBinding', 'ResourceQuota', 'LimitRange', 'NetworkPolicy']);
+    const bare = renderClassroom(entries, { template: { resourceQuota: null, limitRange: null, roleRules: [] }, networkPolicy: false });
+    assert.deepEqual(kindsOf(bare), ['Namespace', 'RoleBinding']);
+  });
+
+  it('marks each of a student\'s objects with their group label, and the bindings with their email', () => {
+    const plan = renderClassroom(entries, { clusterView: true, usernamePrefix: 'oidc:' });
+    const namespace = plan.students.find((s) => s.email === 'a.b@x.org')!.namespace;
+    const owned = plan.objects.filter((o) => o.metadata.labels[STUDENT_LABEL] === namespace);
+    assert.equal(owned.length, 6);
+    for (const object of owned) assert.equal(object.metadata.labels[GROUP_LABEL], 'cs101-a', object.kind);
+    for (const object of owned.filter((o) => o.kind.endsWith('Binding'))) {
+      assert.equal(object.metadata.annotations![EMAIL_ANNOTATION], 'a.b@x.org', object.kind);
+      assert.deepEqual(object.subjects, [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'oidc:a.b@x.org' }]);
+    }
+    // Students without a roster group carry no group label at all (not an empty one).
+    assert.ok(plan.objects.filter((o) => o.metadata.labels[STUDENT_LABEL] === 'user01').every((o) => !(GROUP_LABEL in o.metadata.labels)));
   });
 
   it('refuses a class name that is not a label', () => {

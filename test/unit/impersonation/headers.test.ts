@@ -35,13 +35,17 @@ describe('toWireValue', () => {
 
 describe('buildImpersonationHeaders', () => {
   it('one Impersonate-User and one Impersonate-Group line per group, never comma-joined', () => {
-    const h = buildImpersonationHeaders(identity({ groups: ['dev', 'ops', 'a,b'] }))
+    const h = buildImpersonationHeaders(identity({ groups: ['dev', 'ops', 'qa'] }))
     assert.deepEqual(pairs(h), [
       ['Impersonate-User', 'alice@example.com'],
       ['Impersonate-Group', 'dev'],
       ['Impersonate-Group', 'ops'],
-      ['Impersonate-Group', 'a,b'],
+      ['Impersonate-Group', 'qa'],
     ])
+  })
+
+  it('a group with a comma -> throws (the claim mapper refuses it first, with 401)', () => {
+    assert.throws(() => buildImpersonationHeaders(identity({ groups: ['dev', 'a,b'] })), isInternal)
   })
 
   it('no groups -> only the user', () => {
@@ -102,7 +106,7 @@ describe('buildImpersonationHeaders', () => {
 
 describe('assertImpersonationBlock', () => {
   it('accepts a well-formed block', () => {
-    assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Group', 'g1', 'Impersonate-Group', 'g,2', 'Impersonate-Uid', 'u'])
+    assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Group', 'g1', 'Impersonate-Group', 'g2', 'Impersonate-Uid', 'u'])
   })
   it('0 users -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-Group', 'g']), isInternal))
   it('empty block -> throws', () => assert.throws(() => assertImpersonationBlock([]), isInternal))
@@ -113,6 +117,7 @@ describe('assertImpersonationBlock', () => {
   it('LF in group -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Group', 'x\n']), isInternal))
   it('DEL in uid -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Uid', 'x\u007f']), isInternal))
   it('comma in user -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a,system:masters']), isInternal))
+  it('comma in group -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Group', 'dev,system:masters']), isInternal))
   it('surrounding whitespace -> throws', () => assert.throws(() => assertImpersonationBlock(['Impersonate-User', 'a ']), isInternal))
   it('accepts escaped extra lines', () => {
     assertImpersonationBlock(['Impersonate-User', 'a', 'Impersonate-Extra-example.org%2Fteam', 'blue'])

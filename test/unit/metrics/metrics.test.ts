@@ -142,3 +142,28 @@ test('the parser refuses malformed exposition', () => {
   assert.throws(() => parseExposition('# TYPE x gauge\nx one\n'), /bad value/)
   assert.throws(() => parseExposition('# TYPE x gauge\nx 1\nx 2\n'), /twice/)
 })
+
+test('build info, successful reloads and dropped audit events', async () => {
+  const m = createMetrics({ processMetrics: false, version: '9.9.9' })
+  m.onReload(true, 1_750_000_000_000)
+  m.onReload(false, 1_760_000_000_000)
+  m.onAuditDropped(3)
+  m.onAuditDropped(2)
+  const e = parseExposition(await m.registry.metrics())
+  assert.equal(e.value('kubegate_build_info', { version: '9.9.9', node: process.version }), 1)
+  assert.equal(e.value('kubegate_config_reloads_total', { result: 'success' }), 1)
+  assert.equal(e.value('kubegate_config_reloads_total', { result: 'failure' }), 1)
+  // A failed reload leaves the last success where it was.
+  assert.equal(e.value('kubegate_config_last_reload_success_timestamp_seconds'), 1_750_000_000)
+  assert.equal(e.value('kubegate_audit_events_dropped_total'), 5)
+})
+
+test('result series exist at zero before anything happens, so rate() and alerts see them from the start', async () => {
+  const m = createMetrics({ processMetrics: false })
+  const e = parseExposition(await m.registry.metrics())
+  for (const result of ['success', 'failure']) {
+    assert.equal(e.find('kubegate_jwks_fetches_total', { result }).length, 1, `jwks ${result}`)
+    assert.equal(e.find('kubegate_config_reloads_total', { result }).length, 1, `reloads ${result}`)
+  }
+  assert.equal(e.find('kubegate_authentication_total', { result: 'success' }).length, 1)
+})

@@ -78,17 +78,71 @@ describe('createKeySet', () => {
     assert.equal(issuer.jwksFetches(), 1)
   })
 
-  it('refreshForUnknownKid: cooldown after a fetch, then one fetch, single flight', async () => {
+  // Behaviour change (issue 14, part 5): the start-up fetch no longer starts the unknown-kid cooldown; only an
+  // unknown-kid refetch that did not find its key (or failed) does.
+  it('refreshForUnknownKid: fetches at once after start-up, then cooldown after a miss, single flight', async () => {
     const issuer = fakeIssuer()
     const clock = manualClock()
     ks = createKeySet({ fetchJson: issuer.fetchJson, cooldownMs: 30_000, maxAgeMs: 3_600_000, now: clock.now })
     await ks.setUri(JWKS_URI)
-    assert.equal(await ks.refreshForUnknownKid(), 'cooldown')
-    clock.advance(30_000)
-    const all = await Promise.all(Array.from({ length: 50 }, () => ks?.refreshForUnknownKid()))
+    const all = await Promise.all(Array.from({ length: 50 }, (_, i) => ks?.refreshForUnknownKid(`forged-${i}`)))
     assert.ok(all.every((o) => o === 'fetched'), all.join(','))
     assert.equal(issuer.jwksFetches(), 2)
-    assert.equal(await ks.refreshForUnknownKid(), 'cooldown')
+    assert.equal(await ks.refreshForUnknownKid('forged-x'), 'cooldown')
+    clock.advance(29_999)
+    assert.equal(await ks.refreshForUnknownKid('forged-y'), 'cooldown')
+    assert.equal(issuer.jwksFetches(), 2)
+    clock.advance(1)
+    assert.equal(await ks.refreshForUnknownKid('forged-z'), 'fetched')
+    assert.equal(issuer.jwksFetches(), 3)
+  })
+
+  it('rotation window: a new kid right after a scheduled/startup fetch is fetched and found at once', async () => {
+    const issuer = fakeIssuer(jwks(KEYS.k1))
+    const clock = manualClock()
+    ks = createKeySet({ fetchJson: issuer.fetchJson, cooldownMs: 30_000, maxAgeMs: 3_600_000, now: clock.now })
+    await ks.setUri(JWKS_URI)
+    clock.advance(10) // 10 ms after the last fetch: the old policy answered "cooldown" for 30 s
+    issuer.setJwks(jwks(KEYS.k1, KEYS.k2))
+    assert.equal(await ks.refreshForUnknownKid('k2'), 'fetched')
+    assert.equal(ks.has('k2'), true)
+    assert.equal(issuer.jwksFetches(), 2)
+  })
+
+  it('a refetch that found its key does not start the cooldown: a second rotation right after is found too', async () => {
+    const issuer = fakeIssuer(jwks(KEYS.k1))
+    const clock = manualClock()
+    ks = createKeySet({ fetchJson: issuer.fetchJson, cooldownMs: 30_000, maxAgeMs: 3_600_000, now: clock.now })
+    await ks.setUri(JWKS_URI)
+    issuer.setJwks(jwks(KEYS.k1, KEYS.k2))
+    assert.equal(await ks.refreshForUnknownKid('k2'), 'fetched')
+    issuer.setJwks(jwks(KEYS.k2, KEYS.ec))
+    assert.equal(await ks.refreshForUnknownKid('k-ec'), 'fetched')
+    assert.equal(ks.has('k-ec'), true)
+  })
+
+  it('after a miss, the new key waits for the cooldown; refresh() (a token from the issuer itself) does not', async () => {
+    const issuer = fakeIssuer(jwks(KEYS.k1))
+    const clock = manualClock()
+    ks = createKeySet({ fetchJson: issuer.fetchJson, cooldownMs: 30_000, maxAgeMs: 3_600_000, now: clock.now })
+    await ks.setUri(JWKS_URI)
+    assert.equal(await ks.refreshForUnknownKid('forged'), 'fetched') // a miss: the cooldown starts
+    issuer.setJwks(jwks(KEYS.k1, KEYS.k2))
+    clock.advance(1000)
+    assert.equal(await ks.refreshForUnknownKid('k2'), 'cooldown')
+    assert.equal(ks.has('k2'), false)
+    assert.equal(await ks.refresh(), true)
+    assert.equal(ks.has('k2'), true)
+  })
+
+  it('a failed unknown-kid refetch starts the cooldown too (a down issuer is not hammered)', async () => {
+    const issuer = fakeIssuer(jwks(KEYS.k1))
+    const clock = manualClock()
+    ks = createKeySet({ fetchJson: issuer.fetchJson, cooldownMs: 30_000, maxAgeMs: 3_600_000, now: clock.now })
+    await ks.setUri(JWKS_URI)
+    issuer.failJwks = true
+    assert.equal(await ks.refreshForUnknownKid('k2'), 'failed')
+    assert.equal(await ks.refreshForUnknownKid('k2'), 'cooldown')
     assert.equal(issuer.jwksFetches(), 2)
   })
 
@@ -100,7 +154,7 @@ describe('createKeySet', () => {
     await ks.setUri(JWKS_URI)
     issuer.failJwks = true
     clock.advance(1000)
-    assert.equal(await ks.refreshForUnknownKid(), 'failed')
+    assert.equal(await ks.refreshForUnknownKid('k9'), 'failed')
     assert.equal(ks.loaded, true)
     assert.equal(ks.get('k1').length, 1)
     assert.match(ks.lastError ?? '', /ECONNREFUSED/)
@@ -154,8 +208,8 @@ describe('createKeySet', () => {
   it('nothing is fetched before setUri', async () => {
     const issuer = fakeIssuer()
     ks = createKeySet({ fetchJson: issuer.fetchJson, cooldownMs: 1, maxAgeMs: 60_000 })
-    assert.equal(await ks.refreshForUnknownKid(), 'failed')
-    await ks.refresh()
+    assert.equal(await ks.refreshForUnknownKid('k1'), 'failed')
+    assert.equal(await ks.refresh(), false)
     assert.equal(issuer.calls.length, 0)
   })
 })

@@ -250,18 +250,49 @@ describe('verifier: claims', () => {
 })
 
 describe('verifier: key rotation and JWKS availability', () => {
-  it('unknown kid -> one refetch (after the cooldown), then cooldown', async () => {
+  // Behaviour change (issue 14, part 5): right after start an unknown kid refetches (the start-up fetch does
+  // not start the cooldown); the refetch that does not find it does.
+  it('unknown kid -> one refetch, then the cooldown after that miss', async () => {
     const h = await harness()
     const unknown = token(validClaims(), { ...KEYS.k2, kid: 'unknown' })
-    // Right after start the last fetch is recent: no fetch.
-    await rejects(h.v.verify(unknown), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
-    assert.equal(h.issuer.jwksFetches(), 1)
-    h.clock.advance(30_000)
     await rejects(h.v.verify(unknown), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
     assert.equal(h.issuer.jwksFetches(), 2)
     h.clock.advance(29_999)
     await rejects(h.v.verify(unknown), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
     assert.equal(h.issuer.jwksFetches(), 2)
+    h.clock.advance(1)
+    await rejects(h.v.verify(unknown), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
+    assert.equal(h.issuer.jwksFetches(), 3)
+  })
+
+  it('rotation window: a token with the new key 1 ms after a fetch is accepted after one refetch', async () => {
+    const h = await harness()
+    await h.v.refreshKeys() // a fetch "shortly before" (scheduled refresh, SIGHUP, start-up)
+    h.clock.advance(1)
+    h.issuer.setJwks(jwks(KEYS.k1, KEYS.k2))
+    const before = h.issuer.jwksFetches()
+    await h.v.verify(token(validClaims(), KEYS.k2))
+    assert.equal(h.issuer.jwksFetches() - before, 1)
+  })
+
+  it('rotation under forged-kid traffic: the new key is accepted at the latest one cooldown after the last miss', async () => {
+    const h = await harness()
+    await rejects(h.v.verify(token(validClaims(), { ...KEYS.k2, kid: 'forged' })), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
+    h.issuer.setJwks(jwks(KEYS.k1, KEYS.k2))
+    h.clock.advance(29_999)
+    await rejects(h.v.verify(token(validClaims(), KEYS.k2)), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
+    h.clock.advance(1)
+    await h.v.verify(token(validClaims(), KEYS.k2))
+  })
+
+  it('refreshKeys ignores the cooldown (tokens from the issuer itself) and reports the outcome', async () => {
+    const h = await harness()
+    await rejects(h.v.verify(token(validClaims(), { ...KEYS.k2, kid: 'forged' })), 'KG_ERR_BAD_TOKEN', 'unknown_kid')
+    h.issuer.setJwks(jwks(KEYS.k1, KEYS.k2))
+    assert.equal(await h.v.refreshKeys(), true)
+    await h.v.verify(token(validClaims(), KEYS.k2))
+    h.issuer.failJwks = true
+    assert.equal(await h.v.refreshKeys(), false)
   })
 
   it('a burst of 1,000 unknown-kid tokens costs at most one fetch per cooldown', async () => {

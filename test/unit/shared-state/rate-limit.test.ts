@@ -1,9 +1,13 @@
+// The rate limiter: local buckets, leases from a shared bucket (and their bound), the local share when degraded.
 import assert from 'node:assert/strict'
+import { hash } from 'node:crypto'
 import { describe, it } from 'node:test'
 import pino from 'pino'
 import type { Authenticated } from '../../../src/auth/authenticator.js'
-import { createRateLimiter } from '../../../src/shared-state/rate-limit.js'
+import { LEASE_CREDIT, leaseSize } from '../../../src/shared-state/lease.js'
+import { createRateLimiter, type RateLimiter } from '../../../src/shared-state/rate-limit.js'
 import { createMemoryStore } from '../../../src/store/memory.js'
+import { storeMethods } from '../../helpers/store-methods.js'
 import type { Store, StoreState } from '../../../src/store/types.js'
 
 const logger = pino({ level: 'silent' })
@@ -42,16 +46,16 @@ describe('rate limiter', () => {
     assert.equal(rl.status().mode, 'off')
   })
 
-  it('shared: takes the store level back; store down: enforces the local share', async () => {
+  it('shared: admits from leases taken from the store; store down: enforces the local share', async () => {
     const mem = createMemoryStore()
     let state: StoreState = 'up'
     const listeners: Array<(s: StoreState) => void> = []
     // A Redis-kind store over the memory implementation, whose reachability the test controls.
     const store: Store = {
-      ...mem,
+      ...storeMethods(mem),
       kind: 'redis',
       get state () { return state },
-      consume: async (d, p) => { if (state !== 'up') throw new Error('down'); return await mem.consume(d, p) },
+      lease: async (r, p) => { if (state !== 'up') throw new Error('down'); return await mem.lease(r, p) },
       heartbeat: async () => 4,
       onStateChange: (l) => { listeners.push(l); return () => undefined },
     }
@@ -63,11 +67,13 @@ describe('rate limiter', () => {
     try {
       await new Promise((r) => setTimeout(r, 20))
       assert.equal(rl.status().replicas, 4)
-      // Another replica spent 7 of 8.
-      await mem.consume([{ key: 'rl:' + (await import('node:crypto')).hash('sha256', 'a', 'base64url'), amount: 7 }], { ratePerSecond: 1, burst: 8, ttlMs: 60_000 })
-      assert.equal(rl.check(who('a'), { longRunning: false }), undefined, 'first request: its share (8/4 = 2)')
+      // Another replica leased 7 of 8.
+      await mem.lease([{ key: 'rl:' + hash('sha256', 'a', 'base64url'), want: 7 }], { ratePerSecond: 1, burst: 8, ttlMs: 60_000 })
+      assert.equal(rl.check(who('a'), { longRunning: false }), undefined, 'first request: on credit')
       await rl.sync()
-      assert.equal(rl.check(who('a'), { longRunning: false })?.code, 'KG_ERR_RATE_LIMITED', 'the store says the budget is spent')
+      const refused = rl.check(who('a'), { longRunning: false })
+      assert.equal(refused?.code, 'KG_ERR_RATE_LIMITED', 'the store had one token left, which repaid the credit')
+      assert.equal(refused?.retryAfter, 1)
       assert.equal(rl.status().mode, 'shared')
       state = 'down'
       for (const l of listeners) l('down')
@@ -81,4 +87,119 @@ describe('rate limiter', () => {
       rl.close()
     }
   })
+
+  it('shared: a replica tops its lease up ahead of need, without a request waiting', async () => {
+    const mem = createMemoryStore()
+    const rl = createRateLimiter({
+      store: { ...storeMethods(mem), kind: 'redis', get state () { return 'up' as const }, heartbeat: async () => 1 },
+      logger, requestsPerSecond: 0.001, burst: 40, maxLongRunning: 0, exemptGroups: [], syncMs: 60_000,
+      sessions: { count: () => 0 }, instanceId: 'i',
+    })
+    const ctx = { longRunning: false }
+    try {
+      let admitted = 0
+      // Sequential requests with the event loop turning between them, as over HTTP: never refused while the
+      // shared bucket has tokens, and exactly the burst in all (nothing refills at 0.001/s).
+      for (let i = 0; i < 60; i++) {
+        if (rl.check(who('a'), ctx) === undefined) admitted++
+        await new Promise((r) => setImmediate(r))
+        await rl.sync()
+      }
+      assert.equal(admitted, 40)
+    } finally {
+      rl.close()
+    }
+  })
+})
+
+describe('rate limiter: a stalled store', () => {
+  it('a top-up unanswered beyond max(100 ms, syncMs) switches to the local share, from the unspent lease', async () => {
+    let t = 1_000_000
+    const mem = createMemoryStore({ now: () => t })
+    let release: () => void = () => undefined
+    let stall = false
+    const store: Store = {
+      ...storeMethods(mem),
+      kind: 'redis',
+      get state () { return 'up' as const },
+      heartbeat: async () => 2,
+      lease: async (r, p) => {
+        if (stall) await new Promise<void>((resolve) => { release = resolve })
+        return await mem.lease(r, p)
+      },
+    }
+    const rl = createRateLimiter({
+      store, logger, requestsPerSecond: 10, burst: 100, maxLongRunning: 0, exemptGroups: [], syncMs: 50,
+      sessions: { count: () => 0 }, instanceId: 'i', now: () => t,
+    })
+    const ctx = { longRunning: false }
+    try {
+      assert.equal(rl.check(who('a'), ctx), undefined, 'credit')
+      await rl.sync()
+      // The lease (5) is full again; spend down to half and let the top-up stall.
+      stall = true
+      for (let i = 0; i < 3; i++) assert.equal(rl.check(who('a'), ctx), undefined)
+      const pending = rl.sync()
+      t += 100
+      assert.equal(rl.status().mode, 'shared', 'not yet: 100 ms')
+      assert.equal(rl.check(who('a'), ctx), undefined, 'the lease still holds tokens')
+      t += 1
+      assert.equal(rl.status().mode, 'local-share')
+      // The local bucket starts with the one token left in the lease; nothing refills at the same instant.
+      assert.equal(rl.check(who('a'), ctx), undefined)
+      assert.equal(rl.check(who('a'), ctx)?.code, 'KG_ERR_RATE_LIMITED', 'no fresh burst for a slow answer')
+      t += 200 // the share of the rate: 10/s over 2 replicas, one token per 200 ms
+      assert.equal(rl.check(who('a'), ctx), undefined)
+      stall = false
+      release()
+      await pending
+      assert.equal(rl.status().mode, 'shared')
+    } finally {
+      rl.close()
+    }
+  })
+})
+
+describe('rate limiter: the shared bound', () => {
+  /** A seeded generator, so that a failure can be replayed. */
+  function random (seed: number): () => number {
+    let x = seed
+    return () => {
+      x = (x * 1103515245 + 12345) % 2147483648
+      return x / 2147483648
+    }
+  }
+
+  // Replicas over one bucket, the clock and the interleaving of requests and store answers driven by the test:
+  // whatever the order, admissions over the run stay within burst + rate × t + replicas × (lease + credit).
+  for (const replicas of [2, 3, 5]) {
+    it(`${replicas} replicas, burst 20, 5/s: admitted <= burst + rate × t + replicas × (lease + ${LEASE_CREDIT})`, async () => {
+      for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+        let t = 1_000_000
+        const rnd = random(seed)
+        const mem = createMemoryStore({ now: () => t })
+        const limiters: RateLimiter[] = Array.from({ length: replicas }, (_, i) => createRateLimiter({
+          store: { ...storeMethods(mem), kind: 'redis', get state () { return 'up' as const }, heartbeat: async () => replicas },
+          logger, requestsPerSecond: 5, burst: 20, maxLongRunning: 0, exemptGroups: [], syncMs: 60_000,
+          sessions: { count: () => 0 }, instanceId: String(i), now: () => t,
+        }))
+        const start = t
+        let admitted = 0
+        const pending: Array<Promise<void>> = []
+        for (let i = 0; i < 400; i++) {
+          const rl = limiters[Math.floor(rnd() * replicas)] as RateLimiter
+          if (rl.check(who('u'), { longRunning: false }) === undefined) admitted++
+          if (rnd() < 0.3) pending.push(rl.sync())
+          if (rnd() < 0.2) await Promise.all(pending.splice(0))
+          if (rnd() < 0.1) await new Promise((r) => setImmediate(r))
+          t += Math.floor(rnd() * 10)
+        }
+        await Promise.all(pending)
+        for (const rl of limiters) rl.close()
+        const bound = 20 + 5 * (t - start) / 1000 + replicas * (leaseSize(20) + LEASE_CREDIT)
+        assert.ok(admitted <= bound, `seed ${seed}: admitted ${admitted} > bound ${bound.toFixed(1)}`)
+        assert.ok(admitted >= 20, `seed ${seed}: admitted only ${admitted}`)
+      }
+    })
+  }
 })

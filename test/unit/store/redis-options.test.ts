@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { loadConfig } from '../../../src/config/load.js'
-import { buildRedisOptions } from '../../../src/store/redis.js'
+import { buildRedisOptions } from '../../../src/store/redis-options.js'
 
 const base = { keyPrefix: 'k:', commandTimeoutMs: 250 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WsFrameTracker, wsCloseFrame } from '../../../src/upstream/tunnel.js'
+import { WsFrameTracker, wsCloseFrame } from '../../../src/upstream/ws-frames.js'
 
 function frame (payloadLength: number, masked: boolean): Buffer {
   const head: number[] = [0x82]

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -8,10 +7,10 @@ import { promisify } from 'node:util'
 import { parse } from 'yaml'
 import { runKubeconfigCommand } from '../../../src/web/cli.js'
 import { buildKubeconfig, kubeloginArgs } from '../../../src/web/kubeconfig.js'
+import { kubectlOnPath } from '../../helpers/kubectl.js'
 import { createTempDir, getTestPki } from '../../helpers/pki.js'
 
 const run = promisify(execFile)
-const KUBECTL = '/usr/lib/google-cloud-sdk/bin/kubectl.1.31'
 const dir = createTempDir('kubegate-kubeconfig-')
 let n = 0
 
@@ -19,7 +18,7 @@ let n = 0
 async function kubectlView (yamlText: string): Promise<Record<string, any>> {
   const file = join(dir, `kc-${++n}.yaml`)
   await writeFile(file, yamlText, { mode: 0o600 })
-  const { stdout } = await run(KUBECTL, ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'json'], {
+  const { stdout } = await run(kubectlOnPath(), ['config', 'view', '--kubeconfig', file, '--raw', '-o', 'json'], {
     timeout: 20_000,
     env: { PATH: '/usr/bin:/bin', HOME: dir },
   })
@@ -28,7 +27,7 @@ async function kubectlView (yamlText: string): Promise<Record<string, any>> {
 
 const ISSUER = 'https://dex.example.edu'
 
-describe('kubeconfig builder', { skip: !existsSync(KUBECTL) && 'kubectl 1.31 not installed' }, () => {
+describe('kubeconfig builder', () => {
   it('kubelogin form: kubectl loads it with the exec plugin, CA data, namespace and current context', async () => {
     const pki = await getTestPki()
     const text = buildKubeconfig({
@@ -99,7 +98,7 @@ describe('kubegate kubeconfig CLI', () => {
     assert.equal(doc.contexts[0].context.namespace, 'user01')
     assert.equal(Buffer.from(doc.clusters[0].cluster['certificate-authority-data'], 'base64').toString(), pki.caPem)
     assert.deepEqual(doc.users[0].user.exec.args.slice(0, 4), ['oidc-login', 'get-token', `--oidc-issuer-url=${ISSUER}`, '--oidc-client-id=kubegate'])
-    if (existsSync(KUBECTL)) assert.equal((await kubectlView(t.out.join(''))).contexts[0].context.namespace, 'user01')
+    assert.equal((await kubectlView(t.out.join(''))).contexts[0].context.namespace, 'user01')
   })
 
   it('refuses missing and non-https URLs, and unknown flags, with exit code 2', async () => {

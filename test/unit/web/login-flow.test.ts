@@ -6,6 +6,7 @@ import { after, before, beforeEach, describe, it } from 'node:test'
 import { parse } from 'yaml'
 import { createAuthenticator, type Authenticator } from '../../../src/auth/authenticator.js'
 import { createClaimMapper } from '../../../src/claims/map.js'
+import { KubegateError } from '../../../src/errors.js'
 import { createLogger } from '../../../src/log/logger.js'
 import { createOidcVerifier, type OidcVerifier } from '../../../src/oidc/verifier.js'
 import { createLoginFlow, LoginError, type LoginFlow } from '../../../src/web/login-flow.js'
@@ -348,5 +349,93 @@ describe('login routes over HTTP', () => {
 
   it('cookie parsing: first of each name, malformed pairs skipped', () => {
     assert.deepEqual([...parseCookies('a=1; b=2; a=3; junk; =x; c=')], [['a', '1'], ['b', '2'], ['c', '']])
+  })
+})
+
+describe('login flow right after the issuer rotated its signing key', () => {
+  // A cooldown far longer than any test: whatever the machine's speed, an unknown-kid refetch after a miss is
+  // refused for the whole test, so only the login path's own refresh can find the new key.
+  let v: OidcVerifier
+  let auth: Authenticator
+  const forgedKid = (): Promise<string> => issuer.token({}, { kid: 'forged-' + Math.random().toString(36).slice(2) })
+
+  before(async () => {
+    v = createOidcVerifier({
+      issuerUrl: issuer.url, clientId: 'kubegate', ca: issuer.caPem, signingAlgs: ['RS256'], clockSkewSeconds: 60,
+      jwksRefreshCooldownSeconds: 3600, jwksMaxAgeSeconds: 3600, jwksStaleAfterSeconds: 86400, maxPendingVerifications: 16,
+    })
+    await v.start()
+    auth = createAuthenticator({
+      verifier: v,
+      mapClaims: createClaimMapper({
+        issuerUrl: issuer.url, usernameClaim: 'email', groupsClaim: 'groups', requiredClaims: {}, allowReservedIdentities: false, maxGroups: 256,
+      }),
+      maxEntries: 100, maxTtlSeconds: 300, negativeTtlSeconds: 30, negativeMaxEntries: 100,
+    })
+  })
+  after(async () => {
+    issuer.setJwksMode('ok')
+    await v.close()
+  })
+
+  function flowWith (refreshKeys: (() => Promise<boolean>) | undefined, authenticator: Pick<Authenticator, 'authenticate'> = auth): { rp: FakeRp, flow: LoginFlow } {
+    const rp = fakeRp(issuer)
+    const flow = createLoginFlow({
+      relyingParty: rp, authenticator, refreshKeys, store: createMemoryLoginStateStore(), redirectUri: `${PUBLIC}/callback`, stateTtlSeconds: 600, cookiePrefix: 'kg-login-',
+    })
+    return { rp, flow }
+  }
+
+  async function login (flow: LoginFlow): Promise<string> {
+    const a = await flow.begin()
+    try {
+      await flow.complete(query(a.state), new Map([[a.cookieName, a.cookieValue]]))
+      return 'ok'
+    } catch (err) {
+      assert.ok(err instanceof LoginError, String(err))
+      assert.equal(err.statusCode, err.failure === 'try_again' ? 503 : err.statusCode)
+      return err.failure
+    }
+  }
+
+  it('a forged kid puts bearer refetches in cooldown; a login with the newly rotated key still succeeds after one refresh', async () => {
+    await assert.rejects(Promise.resolve().then(async () => auth.authenticate(await forgedKid())), (e: unknown) => e instanceof KubegateError && e.failure === 'unknown_kid')
+    await issuer.rotate()
+    // The bearer path is in cooldown: the new key's token is refused there, without a fetch.
+    const before = issuer.jwksFetches
+    await assert.rejects(Promise.resolve().then(async () => auth.authenticate(await issuer.token({ sub: 'bearer' }))), (e: unknown) => e instanceof KubegateError && e.failure === 'unknown_kid')
+    assert.equal(issuer.jwksFetches, before)
+    const { flow } = flowWith(() => v.refreshKeys())
+    assert.equal(await login(flow), 'ok')
+    assert.equal(issuer.jwksFetches - before, 1, 'one refresh, from the login path')
+  })
+
+  it('without a key refresh, an unknown kid at the callback is try_again (503), never not_allowed', async () => {
+    await issuer.rotate()
+    const { flow } = flowWith(undefined)
+    assert.equal(await login(flow), 'try_again')
+  })
+
+  it('issuer JWKS down during the callback: try_again (503), not not_allowed', async () => {
+    await issuer.rotate()
+    issuer.setJwksMode('fail')
+    try {
+      const { flow } = flowWith(() => v.refreshKeys())
+      assert.equal(await login(flow), 'try_again')
+    } finally {
+      issuer.setJwksMode('ok')
+    }
+    const { flow } = flowWith(() => v.refreshKeys())
+    assert.equal(await login(flow), 'ok', 'once the issuer is back the same login works')
+  })
+
+  it('busy verification is try_again; a final refusal is not_allowed; a bug stays an internal error', async () => {
+    const busy = flowWith(undefined, { authenticate: () => { throw new KubegateError('KG_ERR_VERIFIER_BUSY', 'busy', { retryAfter: 1, failure: 'busy' }) } })
+    assert.equal(await login(busy.flow), 'try_again')
+    const refused = flowWith(undefined, { authenticate: () => { throw new KubegateError('KG_ERR_BAD_TOKEN', 'bad_audience', { failure: 'bad_audience' }) } })
+    assert.equal(await login(refused.flow), 'not_allowed')
+    const bug = flowWith(undefined, { authenticate: () => { throw new TypeError('boom') } })
+    const a = await bug.flow.begin()
+    await assert.rejects(bug.flow.complete(query(a.state), new Map([[a.cookieName, a.cookieValue]])), TypeError)
   })
 })

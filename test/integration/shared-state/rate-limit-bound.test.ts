@@ -1,0 +1,94 @@
+/**
+ * The shared rate limit's bound with two and three kubegate replicas on one real redis-server: whatever the
+ * replicas, a user is admitted at most burst + rate × t + replicas × (lease + credit) over t seconds; and when
+ * Redis is down, each replica holds its share (burst and rate divided by the replicas).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { LEASE_CREDIT, leaseSize } from '../../../src/shared-state/lease.js'
+import { hasRedis, startRedis, type TestRedis } from '../../helpers/redis.js'
+import { startStack, type Stack } from '../../helpers/stack.js'
+import { call, until } from './http.js'
+
+/** Proxied (and admitted or limited) like any request; every user may read it. */
+const PATH = '/version'
+const RATE = 5
+const BURST = 20
+const REQUESTS = 120
+
+interface Round { admitted: number, limited: number, elapsedS: number, bound: number }
+
+/** Fires `REQUESTS` requests one after another, alternating between the replicas, and counts what got in. */
+async function round (stacks: readonly Stack[], token: string): Promise<Round> {
+  let admitted = 0
+  let limited = 0
+  const t0 = performance.now()
+  for (let i = 0; i < REQUESTS; i++) {
+    const r = await call((stacks[i % stacks.length] as Stack).kg.url + PATH, { token })
+    if (r.status === 200) admitted++
+    else if (r.status === 429) limited++
+    else assert.fail(`unexpected ${r.status}: ${r.text}`)
+  }
+  // Measured around the whole round, so the server's window is within it; plus 2 ms because the buckets
+  // refill on millisecond clocks (Date.now, Redis TIME) while this one is finer.
+  const elapsedS = (performance.now() - t0 + 2) / 1000
+  const bound = BURST + RATE * elapsedS + stacks.length * (leaseSize(BURST) + LEASE_CREDIT)
+  return { admitted, limited, elapsedS, bound }
+}
+
+async function startReplicas (n: number, redisUrl: string): Promise<Stack[]> {
+  const config = {
+    store: { redisUrl },
+    rateLimit: { requestsPerSecond: RATE, burst: BURST },
+    log: { level: 'warn' },
+  }
+  const first = await startStack({ config, plainHttp: true })
+  const out = [first]
+  for (let i = 1; i < n; i++) out.push(await startStack({ config, plainHttp: true, peers: { issuer: first.issuer, apiserver: first.apiserver } }))
+  return out
+}
+
+for (const replicas of [2, 3]) {
+  describe(`shared rate limit bound, ${replicas} replicas on one Redis`, { skip: !hasRedis() }, () => {
+    let redis: TestRedis
+    let stacks: Stack[] = []
+    before(async () => {
+      redis = await startRedis()
+      stacks = await startReplicas(replicas, redis.url)
+    })
+    after(async () => {
+      for (const s of stacks.reverse()) await s.close()
+      await redis?.close()
+    })
+
+    it(`${REQUESTS} requests alternating: admitted <= ${BURST} + ${RATE} × t + ${replicas} × (${leaseSize(BURST)} + ${LEASE_CREDIT})`, async (t) => {
+      for (let run = 0; run < 3; run++) {
+        // A fresh user per run: a full bucket at the start.
+        const token = await stacks[0]!.issuer.token({ email: `bound${run}@example.com` })
+        const r = await round(stacks, token)
+        t.diagnostic(`run ${run}: admitted ${r.admitted} of ${REQUESTS} in ${r.elapsedS.toFixed(3)} s, bound ${r.bound.toFixed(1)}`)
+        assert.ok(r.admitted <= r.bound, `admitted ${r.admitted} > bound ${r.bound.toFixed(1)} (${r.elapsedS.toFixed(3)} s)`)
+        // The lower side, generous: at least half the burst gets in.
+        assert.ok(r.admitted >= BURST / 2, `admitted only ${r.admitted}`)
+        assert.equal(r.admitted + r.limited, REQUESTS)
+      }
+      for (const s of stacks) assert.equal(s.kg.sharedState.rateLimiter.status().mode, 'shared')
+    })
+
+    if (replicas === 2) {
+      it('Redis down: each replica holds its share (burst and rate divided by the replicas)', async (t) => {
+        for (const s of stacks) await until(async () => s.kg.sharedState.rateLimiter.status().replicas, (n) => n === replicas, 8000, 'replicas counted')
+        await redis.kill()
+        for (const s of stacks) await until(async () => s.kg.sharedState.rateLimiter.status().mode, (m) => m === 'local-share', 4000, 'local share')
+        const token = await stacks[0]!.issuer.token({ email: 'outage@example.com' })
+        for (const s of stacks) {
+          const r = await round([s], token)
+          const share = BURST / replicas + RATE / replicas * r.elapsedS
+          t.diagnostic(`one replica, Redis down: admitted ${r.admitted} of ${REQUESTS} in ${r.elapsedS.toFixed(3)} s, share ${share.toFixed(1)}`)
+          assert.ok(r.admitted <= share, `admitted ${r.admitted} > share ${share.toFixed(1)}`)
+          assert.ok(r.admitted >= BURST / replicas, `admitted ${r.admitted}: the share's burst starts full`)
+        }
+      })
+    }
+  })
+}
