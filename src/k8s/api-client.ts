@@ -4,7 +4,8 @@ import { KubegateError } from '../errors.js'
 import type { UpstreamTarget } from '../upstream/target.js'
 
 export interface ApiClientOptions {
-  readonly target: UpstreamTarget
+  /** The apiserver as configured now (read at each call: a reload may point kubegate elsewhere). */
+  readonly target: () => UpstreamTarget
   /** kubegate's current `Bearer <token>` (read at each call: the file rotates). */
   readonly authorization: () => string
   /** Whole-call limit (connect, headers and body); a review that takes longer fails closed. */
@@ -31,16 +32,27 @@ const MAX_BODY_BYTES = 1024 * 1024
  * the forwarder (the configured CA and server name, verification always on, HTTP/1.1), no redirects.
  */
 export function createApiClient (options: ApiClientOptions): ApiClient {
-  const t = options.target
-  const pool = new Pool(t.origin, {
-    connections: options.connections ?? 8,
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    connect: { ca: t.ca, servername: t.servername, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] },
-  })
+  let target: UpstreamTarget | undefined
+  let pool: Pool | undefined
+
+  /** The pool for the current target; a new target (reload) gets a new pool and the old one is closed. */
+  function poolFor (t: UpstreamTarget): Pool {
+    if (pool !== undefined && target === t) return pool
+    const old = pool
+    target = t
+    pool = new Pool(t.origin, {
+      connections: options.connections ?? 8,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { ca: t.ca, servername: t.servername, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] },
+    })
+    if (old !== undefined) void old.close().catch(() => {})
+    return pool
+  }
 
   async function create (path: string, object: unknown): Promise<unknown> {
     const body = JSON.stringify(object)
+    const pool = poolFor(options.target())
     let res: Awaited<ReturnType<Pool['request']>>
     try {
       res = await pool.request({
@@ -76,7 +88,7 @@ export function createApiClient (options: ApiClientOptions): ApiClient {
 
   return {
     create,
-    close: async () => { await pool.close() },
+    close: async () => { await pool?.close() },
   }
 }
 

@@ -20,7 +20,8 @@ test('review client: asks with kubegate\'s token; allowed and denied answers; fa
     rbac: [{ subjects: [{ kind: 'User', name: 'alice' }], rules: [{ verbs: ['impersonate'], apiGroups: [''], resources: ['users'], resourceNames: ['bob'] }] }],
   })
   t.after(() => api.close())
-  const client = createApiClient({ target: target(api.url, api.caPem), authorization: () => `Bearer ${api.token}`, timeoutMs: 500 })
+  const t1 = target(api.url, api.caPem)
+  const client = createApiClient({ target: () => t1, authorization: () => `Bearer ${api.token}`, timeoutMs: 500 })
   t.after(() => client.close())
 
   assert.deepEqual(await reviewAccess(client, alice, bob), { allowed: true, reason: 'RBAC: allowed by apiserver double' })
@@ -46,7 +47,7 @@ test('review client: asks with kubegate\'s token; allowed and denied answers; fa
   await assert.rejects(reviewAccess(client, alice, bob), code('KG_ERR_REVIEW_UNAVAILABLE', 'review_failed'))
   api.clearOverrides()
 
-  const wrongToken = createApiClient({ target: target(api.url, api.caPem), authorization: () => 'Bearer nope', timeoutMs: 2000 })
+  const wrongToken = createApiClient({ target: () => t1, authorization: () => 'Bearer nope', timeoutMs: 2000 })
   t.after(() => wrongToken.close())
   await assert.rejects(reviewAccess(wrongToken, alice, bob), code('KG_ERR_REVIEW_NOT_PERMITTED', 'review_not_permitted'))
 
