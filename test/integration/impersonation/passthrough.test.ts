@@ -72,7 +72,7 @@ describe('token passthrough on', () => {
       const from = s.apiserver.requests.length
       const r = await kubectl(['-n', 'ci', 'get', 'pods'], { kubeconfig: kc })
       assert.equal(r.code, 1)
-      assert.match(r.stderr, /You must be logged in to the server \(Unauthorized\)/)
+      assert.match(r.stderr, /You must be logged in to the server/)
       assert.deepEqual(s.apiserver.requests.slice(from).filter((q) => !isReview(q)).map((q) => q.url), [], token.slice(0, 12))
     }
   })
@@ -125,7 +125,7 @@ describe('token passthrough off (default)', () => {
     const from = s.apiserver.requests.length
     const r = await kubectl(['-n', 'ci', 'get', 'pods'], { kubeconfig: kc })
     assert.equal(r.code, 1)
-    assert.match(r.stderr, /You must be logged in to the server \(Unauthorized\)/)
+    assert.match(r.stderr, /You must be logged in to the server/)
     assert.equal(s.apiserver.requests.length, from)
   })
 })
