@@ -4,10 +4,13 @@
  * apiserver's Forbidden comes back unchanged, and an allowed request runs as the target with kubegate's lines.
  */
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { headerLines, type RecordedRequest } from '../../helpers/apiserver.js'
 import { httpsRequest } from '../../helpers/https-get.js'
 import { hasKubectl, kubectl, KUBECTL, writeKubeconfig } from '../../helpers/kubectl.js'
+import { createTempDir } from '../../helpers/pki.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
 import { BINDINGS, INSTRUCTOR, NAMESPACES, STUDENT } from './rbac.js'
 
@@ -15,6 +18,7 @@ const SAR_PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews'
 const ADMINS = 'kubegate-admins'
 
 let s: Stack
+const auditFile = join(createTempDir('kubegate-audit-'), 'audit.log')
 let instructor: string
 let instructorToken: string
 
@@ -27,7 +31,7 @@ before(async () => {
   assert.ok(hasKubectl(), `${KUBECTL} is required`)
   s = await startStack({
     apiserver: { rbac: BINDINGS, namespaces: NAMESPACES, pods: [{ namespace: 'user01', name: 'web-1' }] },
-    config: { admin: { group: ADMINS } },
+    config: { admin: { group: ADMINS }, audit: { file: auditFile } },
   })
   instructorToken = await s.issuer.token({ email: INSTRUCTOR, sub: 'instructor-sub', groups: ['instructors'] })
   instructor = await writeKubeconfig({ server: s.kg.url, caFile: s.caFile, token: instructorToken })
@@ -53,6 +57,31 @@ describe('kubectl --as through kubegate', () => {
     assert.deepEqual(headerLines(whoami.rawHeaders, 'impersonate-user'), [STUDENT])
     assert.deepEqual(headerLines(whoami.rawHeaders, 'impersonate-group'), ['system:authenticated'])
     assert.deepEqual(headerLines(whoami.rawHeaders, 'authorization'), [`Bearer ${s.apiserver.token}`])
+  })
+
+  it('the access log and the audit events carry both identities, with the apiserver\'s field names', async () => {
+    const r = await kubectl(['--as', STUDENT, '--as-group', 'students', 'auth', 'whoami'], { kubeconfig: instructor })
+    assert.equal(r.code, 0, r.stderr)
+    // The record is written when the exchange ends, which may be just after kubectl has its answer.
+    let line: Record<string, unknown> | undefined
+    for (let i = 0; i < 100 && line === undefined; i++) {
+      line = s.logs.findLast((l) => l.msg === 'request' && l.resource === 'selfsubjectreviews' && l.impersonatedGroups !== undefined && (l.impersonatedGroups as string[]).includes('students'))
+      if (line === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.ok(line !== undefined, 'access line written: ' + JSON.stringify(s.logs.filter((l) => l.msg === 'request').slice(-3)))
+    assert.equal(line.user, INSTRUCTOR)
+    assert.deepEqual(line.groups, ['instructors'])
+    assert.equal(line.impersonatedUser, STUDENT)
+    assert.deepEqual(line.impersonatedGroups, ['students', 'system:authenticated'])
+    let event: Record<string, unknown> | undefined
+    for (let i = 0; i < 100 && event === undefined; i++) {
+      const lines = (await readFile(auditFile, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '')
+      event = lines.map((l) => JSON.parse(l) as Record<string, unknown>).findLast((e) => (e.objectRef as { resource?: string } | undefined)?.resource === 'selfsubjectreviews')
+      if (event === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.ok(event !== undefined, 'audit event written')
+    assert.deepEqual(event.user, { username: INSTRUCTOR, groups: ['instructors'] })
+    assert.deepEqual(event.impersonatedUser, { username: STUDENT, groups: ['students', 'system:authenticated'] })
   })
 
   it('the target\'s RBAC applies: user01\'s pods yes, nodes no (the apiserver\'s message for user01)', async () => {
