@@ -94,13 +94,13 @@ interface UpgradeAttempt {
 }
 
 /**
- * The request path: the same authentication, client-identity step and admissions for plain requests and
+ * The request path: the same authentication, admissions and client-identity step for plain requests and
  * upgrades (Node delivers upgrades to a different event; a check that runs only on 'request' is the classic
  * bypass). Each step is a method; on the cached-token path every step returns synchronously, and no step
  * allocates a closure (the only one per request is the upstream completion callback).
  *
  *   request target -> local route? -> header scan -> credential -> authenticate (sync on cache hit) ->
- *   client identity (sync, or a Promise) -> admissions -> upstream headers -> forward | tunnel -> access record
+ *   admissions -> client identity (sync, or a Promise) -> upstream headers -> forward | tunnel -> access record
  */
 class RequestPipeline {
   readonly #deps: HandlerDeps
