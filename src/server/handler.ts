@@ -94,6 +94,21 @@ interface UpgradeAttempt {
 }
 
 /**
+ * The client address, resolved once per request and remembered: it is read again for the access record when
+ * the exchange ends, and by then a request whose body the forwarder consumed has no socket any more
+ * (`req.socket` is null), which made every forwarded request with a body lose its access record.
+ */
+function oncePerRequest (resolve: (req: IncomingMessage) => string | undefined): (req: IncomingMessage) => string | undefined {
+  const seen = new WeakMap<IncomingMessage, string | undefined>()
+  return (req) => {
+    if (seen.has(req)) return seen.get(req)
+    const address = (req.socket as IncomingMessage['socket'] | null) === null ? undefined : resolve(req)
+    seen.set(req, address)
+    return address
+  }
+}
+
+/**
  * The request path: the same authentication, admissions and client-identity step for plain requests and
  * upgrades (Node delivers upgrades to a different event; a check that runs only on 'request' is the classic
  * bypass). Each step is a method; on the cached-token path every step returns synchronously, and no step
@@ -119,7 +134,7 @@ class RequestPipeline {
     this.#admissions = deps.admissions ?? []
     this.#clientIdentity = deps.clientIdentity ?? refuseClientIdentityHeaders
     this.#local = new LocalRoutes(deps.localRoutes ?? new Map(), deps.localPrefixes ?? [])
-    this.#clientAddress = deps.clientAddress ?? peerAddress
+    this.#clientAddress = oncePerRequest(deps.clientAddress ?? peerAddress)
     this.#access = new AccessRecorder(deps.logger, this.#clientAddress, deps.onAccess)
   }
 

@@ -84,6 +84,27 @@ describe('kubectl --as through kubegate', () => {
     assert.deepEqual(event.impersonatedUser, { username: STUDENT, groups: ['students', 'system:authenticated'] })
   })
 
+  it('a write with a body (POST) as another user is in the access log and the audit file too', async () => {
+    const r = await httpsRequest(`${s.kg.url}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+      ca: s.caPem, method: 'POST', body: '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}',
+      headers: ['Authorization', `Bearer ${instructorToken}`, 'Content-Type', 'application/json', 'Impersonate-User', STUDENT],
+    })
+    assert.equal(r.status, 201, r.text)
+    let line: Record<string, unknown> | undefined
+    let event: Record<string, unknown> | undefined
+    for (let i = 0; i < 100 && (line === undefined || event === undefined); i++) {
+      line = s.logs.findLast((l) => l.msg === 'request' && l.method === 'POST' && l.resource === 'selfsubjectreviews')
+      const lines = (await readFile(auditFile, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '')
+      event = lines.map((l) => JSON.parse(l) as Record<string, unknown>).findLast((e) => e.verb === 'create' && (e.objectRef as { resource?: string } | undefined)?.resource === 'selfsubjectreviews')
+      if (line === undefined || event === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.ok(line !== undefined, 'access line written')
+    assert.equal(line.impersonatedUser, STUDENT)
+    assert.equal(line.remoteAddress, '127.0.0.1')
+    assert.ok(event !== undefined, 'audit event written')
+    assert.deepEqual(event.impersonatedUser, { username: STUDENT, groups: ['system:authenticated'] })
+  })
+
   it('the target\'s RBAC applies: user01\'s pods yes, nodes no (the apiserver\'s message for user01)', async () => {
     const ok = await kubectl(['--as', STUDENT, '-n', 'user01', 'get', 'pods'], { kubeconfig: instructor })
     assert.equal(ok.code, 0, ok.stderr)
