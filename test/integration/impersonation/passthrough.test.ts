@@ -28,7 +28,7 @@ describe('token passthrough on', () => {
     assert.ok(hasKubectl(), `${KUBECTL} is required`)
     s = await startStack({
       apiserver: { rbac: BINDINGS, namespaces: NAMESPACES, pods: [{ namespace: 'ci', name: 'build-1' }] },
-      config: { tokenPassthrough: { enabled: true } },
+      config: { tokenPassthrough: { enabled: true }, admin: { group: 'kubegate-admins' } },
     })
   })
   after(async () => { await s.close() })
@@ -94,6 +94,30 @@ describe('token passthrough on', () => {
     const seen = s.apiserver.requests.slice(from)
     assert.deepEqual(seen.map((q) => q.url), ['/api/v1/namespaces/user01/pods'])
     assert.deepEqual(headerLines(seen[0]!.rawHeaders, 'authorization'), [`Bearer ${s.apiserver.token}`])
+  })
+
+  it('the access log names the reviewed identity; revoking it by user name refuses its token at once', async () => {
+    const reporter = 'system:serviceaccount:ci:reporter'
+    const token = s.apiserver.issueServiceAccountToken('ci', 'reporter')
+    const call = () => httpsRequest(`${s.kg.url}/version`, { ca: s.caPem, headers: ['Authorization', `Bearer ${token}`] })
+    assert.equal((await call()).status, 200)
+    let line: Record<string, unknown> | undefined
+    for (let i = 0; i < 100 && line === undefined; i++) {
+      line = s.logs.findLast((l) => l.msg === 'request' && l.uri === '/version' && l.user === reporter)
+      if (line === undefined) await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    assert.ok(line !== undefined, 'access line for the service account')
+    assert.deepEqual(line.groups, ['system:serviceaccounts', 'system:serviceaccounts:ci', 'system:authenticated'])
+    const admin = await s.issuer.token({ email: 'admin@example.com', groups: ['kubegate-admins'] })
+    const rev = await httpsRequest(`${s.kg.url}/kubegate/v1/revocations`, {
+      ca: s.caPem, method: 'POST', body: JSON.stringify({ user: reporter, reason: 'leaked' }),
+      headers: ['Authorization', `Bearer ${admin}`, 'Content-Type', 'application/json'],
+    })
+    assert.equal(rev.status, 201, rev.text)
+    const from = s.apiserver.requests.length
+    assert.equal((await call()).status, 401)
+    // Revocation also evicted the cached review: the token may be reviewed again, but nothing is forwarded.
+    assert.deepEqual(s.apiserver.requests.slice(from).filter((q) => !isReview(q)).map((q) => q.url), [])
   })
 
   it('client Impersonate-* on a passed-through token: rebuilt and left to the apiserver, which checks the token\'s own rights', async () => {
