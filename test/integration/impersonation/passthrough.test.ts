@@ -11,6 +11,7 @@ import { httpsRequest } from '../../helpers/https-get.js'
 import { generateAttackerKey } from '../../helpers/issuer.js'
 import { hasKubectl, kubectl, KUBECTL, writeKubeconfig } from '../../helpers/kubectl.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
+import { rawConnect, spdyRequest } from '../upgrade/helpers.js'
 import { BINDINGS, DEPLOYER, NAMESPACES, STUDENT } from './rbac.js'
 
 const TR_PATH = '/apis/authentication.k8s.io/v1/tokenreviews'
@@ -60,6 +61,23 @@ describe('token passthrough on', () => {
     const reviewsMade = seen.filter(isReview)
     assert.equal(reviewsMade.length, 1)
     assert.equal(reviewsMade[0]?.token, s.apiserver.token, 'the review itself is kubegate\'s call')
+  })
+
+  it('upgrades too: an exec with a ServiceAccount token reaches the apiserver with that token only (its RBAC answers)', async () => {
+    const token = s.apiserver.issueServiceAccountToken('ci', 'deployer')
+    const from = s.apiserver.requests.length
+    const c = await rawConnect(s.kg.url, s.caPem)
+    c.socket.write(spdyRequest('/api/v1/namespaces/ci/pods/build-1/exec?command=true&stdout=true', [`Authorization: Bearer ${token}`]))
+    const a = await c.untilClosed(5000)
+    c.close()
+    // The deployer may not exec: the apiserver's own Forbidden, for the deployer.
+    assert.equal(a.status, 403)
+    assert.match(a.body, /User \\"system:serviceaccount:ci:deployer\\" cannot create resource \\"pods\/exec\\"/)
+    const up = s.apiserver.requests.slice(from).filter((r) => !isReview(r))
+    assert.equal(up.length, 1)
+    assert.equal(up[0]!.upgrade, true)
+    assert.deepEqual(headerLines(up[0]!.rawHeaders, 'authorization'), [`Bearer ${token}`])
+    assert.deepEqual(identityLines(up[0]!), [])
   })
 
   it('garbage, a foreign-key SA-shaped token, a revoked token: 401 with nothing forwarded', async () => {
