@@ -37,6 +37,7 @@ export function buildReviews (config: Config, deps: ReviewsDeps): Reviews {
     target: deps.target,
     authorization: deps.authorization,
     timeoutMs: impersonation.reviewTimeoutSeconds * 1000,
+    maxPending: config.cache.maxPendingVerifications,
   })
   const decisions = createDecisionCache({
     authorize: async (subject, attributes) => await reviewAccess(client, subject, attributes),

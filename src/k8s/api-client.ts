@@ -11,6 +11,12 @@ export interface ApiClientOptions {
   /** Whole-call limit (connect, headers and body); a review that takes longer fails closed. */
   readonly timeoutMs: number
   readonly connections?: number
+  /**
+   * Reviews waiting or in flight at once; beyond this a new one fails at once (503, `review_busy`) instead of
+   * queueing without bound: a stream of distinct forged tokens must not grow kubegate's memory or the
+   * apiserver's queue. Same spirit as cache.maxPendingVerifications for kubegate's own verification.
+   */
+  readonly maxPending?: number
 }
 
 export interface ApiClient {
@@ -32,63 +38,86 @@ const MAX_BODY_BYTES = 1024 * 1024
  * the forwarder (the configured CA and server name, verification always on, HTTP/1.1), no redirects.
  */
 export function createApiClient (options: ApiClientOptions): ApiClient {
-  let target: UpstreamTarget | undefined
-  let pool: Pool | undefined
+  return new ReviewClient(options)
+}
+
+class ReviewClient implements ApiClient {
+  readonly #options: ApiClientOptions
+  readonly #maxPending: number
+  #pending = 0
+  #target: UpstreamTarget | undefined
+  #pool: Pool | undefined
+
+  constructor (options: ApiClientOptions) {
+    this.#options = options
+    this.#maxPending = options.maxPending ?? 256
+  }
+
+  async create (path: string, object: unknown): Promise<unknown> {
+    if (this.#pending >= this.#maxPending) {
+      throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: ${this.#pending} reviews pending`, { failure: 'review_busy', retryAfter: 1 })
+    }
+    this.#pending++
+    try {
+      return await this.#send(path, object)
+    } finally {
+      this.#pending--
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.#pool?.close()
+  }
 
   /** The pool for the current target; a new target (reload) gets a new pool and the old one is closed. */
-  function poolFor (t: UpstreamTarget): Pool {
-    if (pool !== undefined && target === t) return pool
-    const old = pool
-    target = t
-    pool = new Pool(t.origin, {
-      connections: options.connections ?? 8,
+  #poolFor (t: UpstreamTarget): Pool {
+    if (this.#pool !== undefined && this.#target === t) return this.#pool
+    const old = this.#pool
+    this.#target = t
+    this.#pool = new Pool(t.origin, {
+      connections: this.#options.connections ?? 8,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       connect: { ca: t.ca, servername: t.servername, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'] },
     })
     if (old !== undefined) void old.close().catch(() => {})
-    return pool
+    return this.#pool
   }
 
-  async function create (path: string, object: unknown): Promise<unknown> {
-    const body = JSON.stringify(object)
-    const pool = poolFor(options.target())
+  async #send (path: string, object: unknown): Promise<unknown> {
+    const timeoutMs = this.#options.timeoutMs
     let res: Awaited<ReturnType<Pool['request']>>
-    try {
-      res = await pool.request({
-        path,
-        method: 'POST',
-        headers: { authorization: options.authorization(), 'content-type': 'application/json', accept: 'application/json' },
-        body,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        signal: AbortSignal.timeout(options.timeoutMs),
-      })
-    } catch (err) {
-      throw unavailable(path, err)
-    }
     let text: string
     try {
+      res = await this.#poolFor(this.#options.target()).request({
+        path,
+        method: 'POST',
+        headers: { authorization: this.#options.authorization(), 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(object),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
       text = await readLimited(res.body)
     } catch (err) {
       throw unavailable(path, err)
     }
-    if (res.statusCode === 401 || res.statusCode === 403) {
-      throw new KubegateError('KG_ERR_REVIEW_NOT_PERMITTED', `POST ${path}: the apiserver answered ${res.statusCode}`, { failure: 'review_not_permitted' })
-    }
-    if (res.statusCode !== 200 && res.statusCode !== 201) {
-      throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: the apiserver answered ${res.statusCode}`, { failure: 'review_failed' })
-    }
-    try {
-      return JSON.parse(text) as unknown
-    } catch (err) {
-      throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: the answer is not JSON`, { cause: err, failure: 'review_failed' })
-    }
+    return parseAnswer(path, res.statusCode, text)
   }
+}
 
-  return {
-    create,
-    close: async () => { await pool?.close() },
+/** 200/201 with JSON: the object; 401/403: kubegate lacks the right; anything else: unavailable. */
+function parseAnswer (path: string, statusCode: number, text: string): unknown {
+  if (statusCode === 401 || statusCode === 403) {
+    throw new KubegateError('KG_ERR_REVIEW_NOT_PERMITTED', `POST ${path}: the apiserver answered ${statusCode}`, { failure: 'review_not_permitted' })
+  }
+  if (statusCode !== 200 && statusCode !== 201) {
+    throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: the apiserver answered ${statusCode}`, { failure: 'review_failed' })
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new KubegateError('KG_ERR_REVIEW_UNAVAILABLE', `POST ${path}: the answer is not JSON`, { cause: err, failure: 'review_failed' })
   }
 }
 

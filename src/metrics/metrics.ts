@@ -74,7 +74,7 @@ export const KNOWN_AUTH_OUTCOMES: ReadonlySet<string> = new Set([
   'issuer_unavailable', 'busy', 'revoked', 'rate_limited', 'too_many_streams',
   // nested impersonation and token passthrough
   'impersonation_denied', 'impersonation_invalid', 'token_review_refused', 'review_timeout', 'review_unreachable',
-  'review_failed', 'review_not_permitted',
+  'review_failed', 'review_not_permitted', 'review_busy',
 ])
 
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]

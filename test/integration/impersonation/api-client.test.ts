@@ -41,6 +41,12 @@ test('review client: asks with kubegate\'s token; allowed and denied answers; fa
   // The double holds the answer far longer than the client waits (500 ms against 4 s).
   api.delay(4000, '/apis/authorization.k8s.io/')
   await assert.rejects(reviewAccess(client, alice, bob), code('KG_ERR_REVIEW_UNAVAILABLE', 'review_timeout'))
+  // Bounded: with one review pending, the next fails at once instead of queueing.
+  const one = createApiClient({ target: () => t1, authorization: () => `Bearer ${api.token}`, timeoutMs: 500, maxPending: 1 })
+  t.after(() => one.close())
+  const first = reviewAccess(one, alice, bob)
+  await assert.rejects(reviewAccess(one, alice, bob), code('KG_ERR_REVIEW_UNAVAILABLE', 'review_busy'))
+  await assert.rejects(first, code('KG_ERR_REVIEW_UNAVAILABLE', 'review_timeout'))
   api.clearOverrides()
 
   api.redirect('/apis/authorization.k8s.io/')
