@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// The kubegate command: `serve` (the proxy), `revoke`/`revocations`, `kubeconfig`, `classroom`; the only place that exits the process.
 import cluster from 'node:cluster'
 import { ConfigError, loadConfig } from './config/load.js'
 import { flattenSchema } from './config/schema.js'

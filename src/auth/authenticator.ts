@@ -1,3 +1,4 @@
+// Token authentication with a positive and a negative cache: verify and map once, answer repeats synchronously.
 import { hash } from 'node:crypto'
 import type { ClaimMapper } from '../claims/map.js'
 import { toKubegateError, type KubegateError } from '../errors.js'

@@ -1,3 +1,4 @@
+// Namespace and label names for a class, derived from roster emails as DNS-1123 labels (hashed when they would collide or not fit).
 import { createHash } from 'node:crypto';
 
 /** Longest Kubernetes namespace name: a DNS-1123 label (RFC 1123 §2.1, 63 octets). */

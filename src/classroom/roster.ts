@@ -1,3 +1,4 @@
+// Reads a class roster (YAML or CSV) into students and instructors, every problem reported with its line.
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import { parseCsv } from './csv.js';

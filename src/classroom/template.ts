@@ -1,3 +1,4 @@
+// The classroom template (roles, quotas, limits) read from YAML and checked, with the default template.
 import { parse } from 'yaml';
 
 /** A PolicyRule as rbac.authorization.k8s.io/v1 defines it. */

@@ -1,3 +1,4 @@
+// Loads the configuration (YAML file, environment, flags) into one typed, frozen object, every problem reported at once with its path.
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'

@@ -1,3 +1,4 @@
+// Builds the upstream Impersonate-* header block from a verified identity, with the final check that it is safe to send.
 import type { Identity } from '../auth/identity.js'
 import { KubegateError } from '../errors.js'
 

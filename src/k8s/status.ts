@@ -1,4 +1,4 @@
-// Kubernetes Status answers for kubegate's own errors: fixed bodies built once, and the apiserver-worded ones some errors carry.
+// Kubernetes Status JSON answers for kubegate's own refusals and failures, to an HTTP response or a raw socket.
 import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { ERRORS, type ErrorCode, type KubegateError, type StatusDetails } from '../errors.js'

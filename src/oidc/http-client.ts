@@ -1,3 +1,4 @@
+// Fetches the issuer's JSON documents (discovery, JWKS) over undici with the configured CA, bounded in size and time, never following redirects.
 import { Agent, request } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 

@@ -1,3 +1,4 @@
+// A time budget for synchronous signature checks: how much of the event loop verification may block before it goes to the pool.
 import { performance } from 'node:perf_hooks'
 
 export interface SyncBudgetOptions {

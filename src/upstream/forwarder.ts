@@ -1,3 +1,4 @@
+// Forwards plain HTTP requests to the apiserver over undici's pooled, verified TLS connections, streaming both bodies.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Pool, type Dispatcher } from 'undici'
 import { KubegateError } from '../errors.js'

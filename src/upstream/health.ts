@@ -1,3 +1,4 @@
+// Periodic apiserver health probe (GET /readyz with kubegate's token) behind the `upstream` readiness check and `kubegate_upstream_up`.
 export interface UpstreamHealthOptions {
   /** One cheap request to the apiserver; resolves its HTTP status. */
   readonly probe: () => Promise<number>

@@ -1,3 +1,4 @@
+// Resolves where requests go and with what credential: --upstream-* settings, a kubeconfig, or the in-cluster service account.
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { isIP } from 'node:net'

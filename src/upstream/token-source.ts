@@ -1,3 +1,4 @@
+// kubegate's own service-account token, re-read from its file on rotation and kept as a precomputed header value.
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 

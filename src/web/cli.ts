@@ -1,3 +1,4 @@
+// `kubegate kubeconfig`: prints a kubeconfig that reaches the cluster through kubegate with kubelogin.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { deriveNamespaceName } from '../classroom/names.js'

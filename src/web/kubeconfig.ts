@@ -1,3 +1,4 @@
+// Renders the kubeconfigs the login page and `kubegate kubeconfig` hand out (kubelogin exec plugin or a short-lived static token).
 import { stringify } from 'yaml'
 
 /** The client-go exec credential plugin int128/kubelogin (`kubectl oidc-login get-token`). */

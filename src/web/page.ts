@@ -1,3 +1,4 @@
+// The login page's HTML (no external assets, strict CSP), with every value from a token, config or request escaped.
 import { messages, type Language, type Messages } from './i18n.js'
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;' }

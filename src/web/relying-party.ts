@@ -1,3 +1,4 @@
+// The OpenID Connect relying party the login flow uses (openid-client): authorization URL, code exchange with PKCE.
 import * as oidc from 'openid-client'
 import { Agent, fetch as undiciFetch } from 'undici'
 

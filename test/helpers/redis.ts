@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
+import { freePort } from './free-port.js'
 
 export const REDIS_SERVER = '/usr/bin/redis-server'
 
@@ -26,18 +27,6 @@ export interface TestRedis {
   /** Start it again on the same port (empty: nothing was persisted). */
   restart: () => Promise<void>
   close: () => Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address()
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 async function waitForPort (port: number, timeoutMs: number): Promise<void> {

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { httpsRequest, type HttpsResult } from '../../helpers/https-get.js'
@@ -17,15 +16,7 @@ import { getTestPki, createTempDir } from '../../helpers/pki.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
 import { startTestIssuer, type TestIssuer } from '../../helpers/issuer.js'
 import { startApiServer, type ApiServerDouble } from '../../helpers/apiserver.js'
-
-/** A port nobody listens on right now: the public URL (and so the redirect URI) must be known before start. */
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
+import { freePort } from '../../helpers/free-port.js'
 
 describe('issuer key rotation: bearer tokens and the login page', { timeout: 120_000 }, () => {
   const dir = createTempDir('kubegate-rotation-')

@@ -6,8 +6,6 @@
 import assert from 'node:assert/strict'
 import { copyFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
@@ -16,6 +14,7 @@ import { kubectl, kubectlOnPath } from '../../helpers/kubectl.js'
 import { startOidcProvider, type TestOidcProvider } from '../../helpers/oidc-provider.js'
 import { createTempDir, getTestPki, issueServerCert } from '../../helpers/pki.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
+import { freePort } from '../../helpers/free-port.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
@@ -25,15 +24,6 @@ interface PageGlobals {
   navigator: { clipboard: { readText: () => Promise<string> } }
   document: { documentElement: { scrollWidth: number } }
   innerWidth: number
-}
-
-/** A port nobody listens on right now: the public URL (and so the redirect URI) must be known before start. */
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
 }
 
 describe('login page with a real OpenID Provider, Chromium and kubectl', { timeout: 120_000 }, () => {
