@@ -18,7 +18,7 @@ export class ReloadError extends Error {
 }
 
 /** Settings read once at start; a change needs a restart (reload says so). */
-const RESTART_KEYS = ['listen', 'metrics', 'server', 'shutdown', 'reload'] as const
+const RESTART_KEYS = ['listen', 'metrics', 'server', 'shutdown', 'reload', 'impersonation', 'tokenPassthrough'] as const
 
 /** The running components a reload may replace, and what building new ones needs. */
 export interface ReloadTarget {
