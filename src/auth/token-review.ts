@@ -119,59 +119,81 @@ export function readReview (answer: unknown, audiences: readonly string[], token
  * token costs no review) and single flight. Failures to ask are never cached.
  */
 export function createTokenReviewer (options: TokenReviewerOptions): TokenReviewer {
-  const now = options.now ?? Date.now
-  const positive = new LruCache<PassedThrough>(options.maxEntries, now)
-  const negative = new LruCache<KubegateError>(options.maxEntries, now)
-  const inflight = new Map<string, Promise<PassedThrough>>()
-  const stats = { hits: 0, misses: 0, negativeHits: 0 }
+  return new CachingTokenReviewer(options)
+}
 
-  async function ask (token: string, key: string): Promise<PassedThrough> {
+class CachingTokenReviewer implements TokenReviewer {
+  readonly #options: TokenReviewerOptions
+  readonly #now: () => number
+  readonly #positive: LruCache<PassedThrough>
+  readonly #negative: LruCache<KubegateError>
+  readonly #inflight = new Map<string, Promise<PassedThrough>>()
+  readonly stats = { hits: 0, misses: 0, negativeHits: 0 }
+
+  constructor (options: TokenReviewerOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    this.#positive = new LruCache<PassedThrough>(options.maxEntries, this.#now)
+    this.#negative = new LruCache<KubegateError>(options.maxEntries, this.#now)
+  }
+
+  async review (token: string): Promise<PassedThrough> {
+    const key = tokenHash(token)
+    const hit = this.#positive.get(key)
+    if (hit !== undefined) {
+      this.stats.hits++
+      return hit
+    }
+    const neg = this.#negative.get(key)
+    if (neg !== undefined) {
+      this.stats.negativeHits++
+      throw neg
+    }
+    this.stats.misses++
+    let p = this.#inflight.get(key)
+    if (p === undefined) {
+      p = this.#ask(token, key).finally(() => this.#inflight.delete(key))
+      this.#inflight.set(key, p)
+    }
+    return await p
+  }
+
+  evict (predicate: (a: PassedThrough) => boolean): number {
+    return this.#positive.deleteWhere((a) => predicate(a))
+  }
+
+  clear (): void {
+    this.#positive.clear()
+    this.#negative.clear()
+  }
+
+  get size (): number {
+    return this.#positive.size
+  }
+
+  async #ask (token: string, key: string): Promise<PassedThrough> {
+    const o = this.#options
     let identity: Identity
     try {
-      identity = readReview(await options.client.create(TOKEN_REVIEWS_PATH, tokenReview(token, options.audiences)), options.audiences, token)
+      identity = readReview(await o.client.create(TOKEN_REVIEWS_PATH, tokenReview(token, o.audiences)), o.audiences, token)
     } catch (err) {
-      const e = toKubegateError(err)
-      if (e.statusCode === 401) {
-        options.onReview?.('unauthenticated')
-        if (options.negativeTtlSeconds > 0) negative.set(key, e, now() + options.negativeTtlSeconds * 1000)
-      } else {
-        options.onReview?.('error')
-      }
-      throw e
+      throw this.#refused(toKubegateError(err), key)
     }
-    options.onReview?.('authenticated')
+    o.onReview?.('authenticated')
     const result: PassedThrough = { identity, headers: Object.freeze([]), tokenHash: key, keyId: undefined, passthrough: new ClientCredential(token) }
-    positive.set(key, result, Math.min(identity.exp * 1000, now() + options.ttlSeconds * 1000))
+    this.#positive.set(key, result, Math.min(identity.exp * 1000, this.#now() + o.ttlSeconds * 1000))
     return result
   }
 
-  return {
-    async review (token) {
-      const key = tokenHash(token)
-      const hit = positive.get(key)
-      if (hit !== undefined) {
-        stats.hits++
-        return hit
-      }
-      const neg = negative.get(key)
-      if (neg !== undefined) {
-        stats.negativeHits++
-        throw neg
-      }
-      stats.misses++
-      let p = inflight.get(key)
-      if (p === undefined) {
-        p = ask(token, key).finally(() => inflight.delete(key))
-        inflight.set(key, p)
-      }
-      return await p
-    },
-    evict: (predicate) => positive.deleteWhere((a) => predicate(a)),
-    clear () {
-      positive.clear()
-      negative.clear()
-    },
-    get size () { return positive.size },
-    stats,
+  /** A refusal (401) is remembered for the negative ttl; a failure to ask is not remembered at all. */
+  #refused (e: KubegateError, key: string): KubegateError {
+    const o = this.#options
+    if (e.statusCode !== 401) {
+      o.onReview?.('error')
+      return e
+    }
+    o.onReview?.('unauthenticated')
+    if (o.negativeTtlSeconds > 0) this.#negative.set(key, e, this.#now() + o.negativeTtlSeconds * 1000)
+    return e
   }
 }
