@@ -8,6 +8,10 @@ import { createOidcVerifier, type OidcVerifier } from '../oidc/verifier.js'
 import type { ReadinessCheck } from '../server/probes.js'
 import type { Current } from '../swappable.js'
 import { createAuthenticator, type Authenticated, type Authenticator } from './authenticator.js'
+import { createPassthroughRoute } from './passthrough.js'
+import type { TokenReviewer } from './token-review.js'
+import { singleIssuerRoute } from './token-route.js'
+import { withPassthrough } from './with-passthrough.js'
 
 /**
  * Everything that turns a bearer token into an Authenticated, built together from `oidc` and `cache`. The
@@ -24,6 +28,8 @@ export interface AuthenticationDeps {
   readonly logger: Logger
   readonly onJwksFetch?: (ok: boolean) => void
   readonly now?: (() => number) | undefined
+  /** Token passthrough (tokenPassthrough.enabled): tokens not from the issuer go to this TokenReview. */
+  readonly passthrough?: TokenReviewer | undefined
 }
 
 /** The fingerprint of the settings authentication is built from (the CA file's content included). */
@@ -84,7 +90,13 @@ export function buildAuthentication (config: Config, deps: AuthenticationDeps): 
     const n = authenticator.evict((a) => a.keyId !== undefined && kids.has(a.keyId))
     logger.info({ removedKeys: kids.size, evictedTokens: n }, 'issuer keys removed')
   }
-  return { verifier, authenticator, fingerprint: JSON.stringify([oidc, cache, ca]) }
+  // Passthrough routes by the unverified `iss`, as the apiserver does; with several issuers, this route
+  // becomes "any configured issuer".
+  const reviewer = deps.passthrough
+  const serving = reviewer === undefined
+    ? authenticator
+    : withPassthrough(authenticator, createPassthroughRoute(singleIssuerRoute(oidc.issuerUrl), reviewer), reviewer)
+  return { verifier, authenticator: serving, fingerprint: JSON.stringify([oidc, cache, ca]) }
 }
 
 /** Why authentication cannot verify tokens right now, or undefined when it can. */
