@@ -72,9 +72,41 @@ export const ERRORS = {
   },
   KG_ERR_SHUTTING_DOWN: { status: 503, reason: 'ServiceUnavailable', message: 'kubegate is shutting down' },
   KG_ERR_INTERNAL: { status: 500, reason: 'InternalError', message: 'internal error' },
+  // Nested impersonation (src/impersonation/decide.ts): the two apiserver answers carry its own message text.
+  KG_ERR_IMPERSONATION_FORBIDDEN: { status: 403, reason: 'Forbidden', message: 'forbidden' },
+  KG_ERR_IMPERSONATION_INVALID: { status: 500, reason: 'InternalError', message: 'Internal error occurred' },
+  KG_ERR_REVIEW_UNAVAILABLE: {
+    status: 503,
+    reason: 'ServiceUnavailable',
+    message: 'the Kubernetes API server could not be asked to review this request, please retry',
+  },
+  KG_ERR_REVIEW_NOT_PERMITTED: {
+    status: 500,
+    reason: 'InternalError',
+    message: 'kubegate may not create the review it needs for this request: see the RBAC section of its README',
+  },
 } as const
 
 export type ErrorCode = keyof typeof ERRORS
+
+/** The `details` of a Kubernetes Status (what the apiserver puts there for a Forbidden). */
+export interface StatusDetails {
+  readonly name?: string
+  readonly group?: string
+  readonly kind?: string
+}
+
+export interface KubegateErrorOptions {
+  cause?: unknown
+  retryAfter?: number
+  failure?: string
+  /**
+   * A public message instead of the code's fixed one: only for the answers the apiserver itself would give
+   * with request data in them (a denied impersonation names the requested user), never for anything else.
+   */
+  message?: string
+  details?: StatusDetails
+}
 
 /** A failure kubegate answers itself. `detail` is for the log, never for the client. */
 export class KubegateError extends Error {
@@ -86,9 +118,12 @@ export class KubegateError extends Error {
   retryAfter: number | undefined
   /** Stable machine-readable cause for metrics labels and logs (`expired`, `bad_signature`, ...). */
   readonly failure: string | undefined
+  /** Set only when the public message is not the code's fixed one (see KubegateErrorOptions.message). */
+  readonly publicMessage: string | undefined
+  readonly details: StatusDetails | undefined
 
-  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown, retryAfter?: number, failure?: string }) {
-    super(ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause })
+  constructor (code: ErrorCode, detail?: string, options?: KubegateErrorOptions) {
+    super(options?.message ?? ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'KubegateError'
     this.code = code
     this.statusCode = ERRORS[code].status
@@ -96,6 +131,8 @@ export class KubegateError extends Error {
     this.detail = detail
     this.retryAfter = options?.retryAfter
     this.failure = options?.failure
+    this.publicMessage = options?.message
+    this.details = options?.details
   }
 }
 

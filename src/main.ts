@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Authenticated, Authenticator } from './auth/authenticator.js'
 import { loginIssuer } from './authn/from-config.js'
 import { authenticationReadiness, bareAuthenticated, buildAuthentication, servingAuthenticator, type Authentication } from './auth/build.js'
+import { buildReviews, type Reviews } from './authz/build.js'
 import type { Config } from './config/load.js'
 import { buildAudit, type AuditLog } from './log/audit.js'
 import type { AccessRecord } from './log/access-record.js'
@@ -108,6 +109,7 @@ interface Wiring {
   /** The readiness checks now (one per issuer: a reload of the issuers changes the list). */
   readonly checks: () => readonly ReadinessCheck[]
   readonly closing: { value: boolean }
+  readonly reviews: Reviews
 }
 
 /**
@@ -122,7 +124,16 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   // What a reload may replace (src/reload.ts rebuilds them with the same builders).
   const upstream = new Swappable(buildUpstream(config, resolveUpstream(config.upstream, env)))
   const token = new Swappable(buildTokenSource(config, upstream.current.target, logger))
-  const authentication = new Swappable(buildAuthentication(config, { logger, onJwksFetch: metrics.onJwksFetch, now }))
+  // kubegate's own questions to the apiserver (nested impersonation, token passthrough), on whichever
+  // upstream and token are serving.
+  const reviews = buildReviews(config, {
+    target: () => upstream.current.target,
+    authorization: () => token.current.header,
+    onSubjectAccessReview: metrics.onSubjectAccessReview,
+    onTokenReview: metrics.onTokenReview,
+    now,
+  })
+  const authentication = new Swappable(buildAuthentication(config, { logger, onJwksFetch: metrics.onJwksFetch, now, passthrough: reviews.tokenReviewer }))
   const audit = new Swappable(buildAudit(config.audit, logger, metrics.onAuditDropped))
   const authenticator = servingAuthenticator(authentication)
 
@@ -152,6 +163,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     logger,
     maxTokenBytes: config.oidc.maxTokenBytes,
     maxUpgradesPerUser: config.server.maxUpgradesPerUser,
+    clientIdentity: reviews.clientIdentity,
     admissions: [...sharedState.admissions, ...(options.admissions ?? [])],
     localRoutes: new Map([...probeRoutes, ...(login?.routes ?? []), ...(options.localRoutes ?? [])]),
     localPrefixes: [...sharedState.localPrefixes, ...(options.localPrefixes ?? [])],
@@ -170,8 +182,12 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     await metricsServer.close()
     throw err
   })
-  logger.info({ url, metrics: metricsServer.url, upstream: upstream.current.target.origin, upstreamSource: upstream.current.target.source, issuers: authentication.current.issuers.router.issuers, authenticationSource: authentication.current.loaded.source }, 'kubegate listening')
-  const wiring: Wiring = { config, logger, metrics, upstream, token, authentication, audit, sessions, sharedState, health, login, listener, checks, closing }
+  logger.info({
+    url, metrics: metricsServer.url, upstream: upstream.current.target.origin, upstreamSource: upstream.current.target.source,
+    issuers: authentication.current.issuers.router.issuers, authenticationSource: authentication.current.loaded.source,
+    nestedImpersonation: config.impersonation.nested, tokenPassthrough: config.tokenPassthrough.enabled,
+  }, 'kubegate listening')
+  const wiring: Wiring = { config, logger, metrics, upstream, token, authentication, audit, sessions, sharedState, health, login, listener, checks, closing, reviews }
   return running(wiring, url, port, metricsServer, env, now)
 }
 
@@ -186,7 +202,7 @@ function benchBareIdentity (options: StartOptions, logger: Logger): Authenticate
 function running (w: Wiring, url: string, port: number, metricsServer: MetricsServer,
   env: Readonly<Record<string, string | undefined>>, now: (() => number) | undefined): Kubegate {
   const { listener, sessions } = w
-  const reloader = new ConfigReload({ ...w, env, now, closing: () => w.closing.value }, w.config)
+  const reloader = new ConfigReload({ ...w, env, now, closing: () => w.closing.value, passthrough: w.reviews.tokenReviewer }, w.config)
   return {
     url,
     port,
@@ -217,6 +233,7 @@ async function closeAll (w: Wiring, metricsServer: MetricsServer): Promise<void>
   await w.listener.close(() => { w.sessions.closeAll() })
   w.health.close()
   await w.upstream.current.forwarder.destroy()
+  await w.reviews.close()
   await w.authentication.current.issuers.close()
   await w.login?.close()
   await w.sharedState.close()

@@ -1,6 +1,7 @@
 // Applies a new configuration to a running kubegate: builds every changed component with start's builders, then swaps them in.
 import type { Logger } from 'pino'
 import { authenticationFingerprint, buildAuthentication, type Authentication } from './auth/build.js'
+import type { TokenReviewer } from './auth/token-review.js'
 import { loadAuthentication } from './authn/from-config.js'
 import type { Config } from './config/load.js'
 import { buildAudit, type AuditLog } from './log/audit.js'
@@ -18,7 +19,7 @@ export class ReloadError extends Error {
 }
 
 /** Settings read once at start; a change needs a restart (reload says so). */
-const RESTART_KEYS = ['listen', 'metrics', 'server', 'shutdown', 'reload'] as const
+const RESTART_KEYS = ['listen', 'metrics', 'server', 'shutdown', 'reload', 'impersonation', 'tokenPassthrough'] as const
 
 /** The running components a reload may replace, and what building new ones needs. */
 export interface ReloadTarget {
@@ -34,6 +35,8 @@ export interface ReloadTarget {
   readonly now?: (() => number) | undefined
   /** True once kubegate is closing: reloads are refused. */
   readonly closing: () => boolean
+  /** Token passthrough's reviewer, kept across reloads (built once at start). */
+  readonly passthrough?: TokenReviewer | undefined
 }
 
 /** Components built from the new configuration, not serving yet. */
@@ -94,7 +97,7 @@ export class ConfigReload {
       // A bad AuthenticationConfiguration throws here (loadConfig has normally refused it already).
       const loaded = loadAuthentication(next)
       if (authenticationFingerprint(next, loaded) !== t.authentication.current.fingerprint) {
-        c.authentication = buildAuthentication(next, { logger: t.logger, onJwksFetch: t.metrics.onJwksFetch, now: t.now }, loaded)
+        c.authentication = buildAuthentication(next, { logger: t.logger, onJwksFetch: t.metrics.onJwksFetch, now: t.now, passthrough: t.passthrough }, loaded)
         await checkUsable(c.authentication)
       }
       return c

@@ -11,6 +11,9 @@ import { createOidcVerifier, type OidcVerifier } from '../oidc/verifier.js'
 import type { ReadinessCheck } from '../server/probes.js'
 import type { Current } from '../swappable.js'
 import { createAuthenticator, type Authenticated, type Authenticator } from './authenticator.js'
+import { createPassthroughRoute } from './passthrough.js'
+import type { TokenReviewer } from './token-review.js'
+import { withPassthrough } from './with-passthrough.js'
 
 /**
  * Everything that turns a bearer token into an Authenticated, built together from the issuers (the
@@ -33,6 +36,8 @@ export interface AuthenticationDeps {
   readonly logger: Logger
   readonly onJwksFetch?: (ok: boolean) => void
   readonly now?: (() => number) | undefined
+  /** Token passthrough (tokenPassthrough.enabled): tokens not from the issuer go to this TokenReview. */
+  readonly passthrough?: TokenReviewer | undefined
 }
 
 /**
@@ -95,7 +100,13 @@ export function buildAuthentication (config: Config, deps: AuthenticationDeps, l
     deps.logger.info({ removedKeys: kids.size, evictedTokens: n }, 'issuer keys removed')
   }
   const first = [...issuers.router.entries()][0]?.[1].verifier ?? noIssuer(loaded.source)
-  return { loaded, issuers, verifier: first, authenticator, fingerprint: authenticationFingerprint(config, loaded) }
+  // Passthrough routes by the unverified `iss`, as the apiserver does: a token for any configured issuer is
+  // kubegate's to verify; any other goes to the TokenReview.
+  const reviewer = deps.passthrough
+  const serving = reviewer === undefined
+    ? authenticator
+    : withPassthrough(authenticator, createPassthroughRoute((token) => issuers.route(token) !== undefined, reviewer), reviewer)
+  return { loaded, issuers, verifier: first, authenticator: serving, fingerprint: authenticationFingerprint(config, loaded) }
 }
 
 /** An AuthenticationConfiguration may list no issuer (upstream allows it): every token is then refused. */

@@ -122,6 +122,41 @@ export const SCHEMA = {
       doc: 'Signature verifications queued at once; beyond this new tokens get 503 while cached ones keep working.',
     },
   },
+  impersonation: {
+    nested: {
+      type: 'bool',
+      default: true,
+      flag: 'nested-impersonation',
+      doc: 'Honour `kubectl --as`/`--as-group`/`--as-uid` and `Impersonate-Extra-*`: each value is authorized with a SubjectAccessReview for the verified user, as the apiserver does (off: such headers get 403).',
+    },
+    allowedCacheSeconds: { type: 'int', default: 10, min: 0, max: 300, doc: 'How long an allowed impersonation answer is reused (0: ask every time).' },
+    deniedCacheSeconds: { type: 'int', default: 5, min: 0, max: 300, doc: 'How long a denied impersonation answer is reused (0: ask every time).' },
+    cacheMaxEntries: { type: 'int', default: 10000, min: 0, doc: 'Impersonation answers kept, allowed and denied each (LRU).' },
+    reviewTimeoutSeconds: {
+      type: 'int',
+      default: 10,
+      min: 1,
+      max: 120,
+      doc: 'Time for the apiserver to answer a SubjectAccessReview or TokenReview; a request whose review does not come back in time fails (never forwarded).',
+    },
+  },
+  tokenPassthrough: {
+    enabled: {
+      type: 'bool',
+      default: false,
+      flag: 'token-passthrough',
+      doc: 'Bearer tokens not from the configured issuer (by their unverified `iss`), e.g. service-account tokens, are checked with a TokenReview and, if accepted, forwarded with the client\'s own token and nothing of kubegate\'s.',
+    },
+    audiences: {
+      type: 'list',
+      default: [],
+      flag: 'token-passthrough-audiences',
+      doc: 'Audiences the TokenReview asks for (default: the apiserver\'s own).',
+    },
+    cacheTtlSeconds: { type: 'int', default: 10, min: 0, max: 300, doc: 'How long an accepted token is reused without a new TokenReview (never past its `exp`).' },
+    negativeCacheTtlSeconds: { type: 'int', default: 5, min: 0, max: 300, doc: 'How long a refused token is remembered.' },
+    cacheMaxEntries: { type: 'int', default: 10000, min: 0, doc: 'Reviewed tokens kept, accepted and refused each (LRU).' },
+  },
   server: {
     headersTimeoutSeconds: { type: 'int', default: 20, min: 1, max: 120, doc: 'Time a client has to send its request headers.' },
     requestTimeoutSeconds: { type: 'int', default: 300, min: 0, doc: 'Time a client has to send a whole request body (0: none).' },

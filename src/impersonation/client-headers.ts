@@ -10,6 +10,11 @@ export interface ClientHeaders {
   authorizationCount: number
   /** A header whose name, lower-cased with `_` read as `-`, starts with `impersonate-` or `x-remote-`. */
   identityHeader: boolean
+  /**
+   * Those header lines, flat `[name, value, ...]` as sent (never forwarded): what the client-identity step
+   * reads a nested impersonation from. undefined when there is none (the common case allocates nothing).
+   */
+  identityLines: string[] | undefined
   /** Headers to forward, flat `[name, value, ...]`, as sent (names and values untouched). */
   forward: string[]
   /** The Upgrade header value, if any. */
@@ -44,6 +49,7 @@ export function scanClientHeaders (raw: readonly string[]): ClientHeaders {
     authorization: undefined,
     authorizationCount: 0,
     identityHeader: false,
+    identityLines: undefined,
     forward: [],
     upgrade: undefined,
     wsProtocols: undefined,
@@ -84,6 +90,7 @@ export function scanClientHeaders (raw: readonly string[]): ClientHeaders {
     if (lower.startsWith('x-forwarded-')) continue
     if (isIdentityName(lower)) {
       out.identityHeader = true
+      ;(out.identityLines ??= []).push(name, value)
       continue
     }
     if (lower === 'content-length' && value !== '0') out.hasBody = true

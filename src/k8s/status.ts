@@ -1,23 +1,23 @@
 // Kubernetes Status JSON answers for kubegate's own refusals and failures, to an HTTP response or a raw socket.
 import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { ERRORS, type ErrorCode, type KubegateError } from '../errors.js'
+import { ERRORS, type ErrorCode, type KubegateError, type StatusDetails } from '../errors.js'
 
 /**
  * Kubernetes `Status` bodies (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/).
  * kubectl prints `message` (e.g. "error: You must be logged in to the server (Unauthorized)"), and client-go's
  * credential plugins refresh only after a 401, so the code matters as much as the body.
  */
-export function statusBody (code: number, reason: string, message: string): string {
-  return JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message,
-    reason,
-    code,
-  })
+export function statusBody (code: number, reason: string, message: string, details?: StatusDetails): string {
+  if (details === undefined) {
+    return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code })
+  }
+  // Field order and omitempty as the apiserver's encoder writes them (details before code).
+  const d: Record<string, string> = {}
+  if (details.name !== undefined && details.name !== '') d.name = details.name
+  if (details.group !== undefined && details.group !== '') d.group = details.group
+  if (details.kind !== undefined && details.kind !== '') d.kind = details.kind
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details: d, code })
 }
 
 /** Every public error body is fixed, so it is built once at start-up. */
@@ -29,6 +29,12 @@ for (const code of Object.keys(ERRORS) as ErrorCode[]) {
 
 export function statusBuffer (code: ErrorCode): Buffer {
   return BODIES.get(code) as Buffer
+}
+
+/** The body for this error: the code's fixed one, or the apiserver-worded one it carries. */
+export function errorBody (err: KubegateError): Buffer {
+  if (err.publicMessage === undefined && err.details === undefined) return statusBuffer(err.code)
+  return Buffer.from(statusBody(err.statusCode, err.reason, err.message, err.details))
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -56,7 +62,7 @@ export function sendStatus (res: ServerResponse, err: KubegateError, closeConnec
     res.destroy()
     return
   }
-  const body = statusBuffer(err.code)
+  const body = errorBody(err)
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': body.length,
@@ -74,7 +80,7 @@ export function sendStatus (res: ServerResponse, err: KubegateError, closeConnec
  */
 export function sendStatusToSocket (socket: Duplex, err: KubegateError): void {
   if (socket.destroyed) return
-  const body = statusBuffer(err.code)
+  const body = errorBody(err)
   let head = `HTTP/1.1 ${err.statusCode} ${STATUS_TEXT[err.statusCode] ?? 'Error'}\r\n` +
     'Content-Type: application/json\r\n' +
     `Content-Length: ${body.length}\r\n` +

@@ -6,8 +6,12 @@ export interface AccessRecord {
   method: string
   /** Path and query as sent (queries with credentials are refused and logged without the query). */
   uri: string
+  /** The authenticated user (the apiserver's audit `user`): who presented the token. */
   user: string | undefined
   groups: readonly string[] | undefined
+  /** With nested impersonation, whom the request ran as (the apiserver's audit `impersonatedUser`). */
+  impersonatedUser?: string | undefined
+  impersonatedGroups?: readonly string[] | undefined
   verb: string
   resource: string
   subresource: string

@@ -49,6 +49,8 @@ export function auditEvent (r: AccessRecord, stageMs: number): Record<string, un
     requestURI: r.uri,
     verb: r.verb,
     user: r.user === undefined ? {} : { username: r.user, groups: r.groups ?? [] },
+    // As the apiserver's own events: `user` who authenticated, `impersonatedUser` whom the request ran as.
+    ...(r.impersonatedUser === undefined ? {} : { impersonatedUser: { username: r.impersonatedUser, groups: r.impersonatedGroups ?? [] } }),
     sourceIPs: r.remoteAddress === undefined ? [] : [r.remoteAddress],
   }
   if (r.userAgent !== undefined) ev.userAgent = r.userAgent

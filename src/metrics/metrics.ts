@@ -15,6 +15,10 @@ export interface KubegateMetrics {
   readonly onJwksFetch: (ok: boolean) => void
   readonly onReload: (ok: boolean, at: number) => void
   readonly onAuditDropped: (n: number) => void
+  /** A SubjectAccessReview the apiserver answered (or could not): nested impersonation. */
+  readonly onSubjectAccessReview: (result: 'allowed' | 'denied' | 'error') => void
+  /** A TokenReview the apiserver answered (or could not): token passthrough. */
+  readonly onTokenReview: (result: 'authenticated' | 'unauthenticated' | 'error') => void
   /** Attaches the scrape-time collectors (called once the components exist). */
   readonly bind: (sources: MetricsSources) => void
 }
@@ -70,6 +74,9 @@ export const KNOWN_AUTH_OUTCOMES: ReadonlySet<string> = new Set([
   'no_token', 'token_too_large', 'duplicate_authorization', 'bad_subprotocol', 'identity_headers',
   // availability and admissions
   'issuer_unavailable', 'busy', 'revoked', 'rate_limited', 'too_many_streams',
+  // nested impersonation and token passthrough
+  'impersonation_denied', 'impersonation_invalid', 'token_review_refused', 'review_timeout', 'review_unreachable',
+  'review_failed', 'review_not_permitted', 'review_busy',
 ])
 
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -97,6 +104,7 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
   const auth = new AuthenticationMetrics(registry)
   const config = new ConfigReloadMetrics(registry)
   const audit = new AuditMetrics(registry)
+  const reviews = new ReviewMetrics(registry)
   return {
     registry,
     onAccess: (r) => {
@@ -107,6 +115,8 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
     onJwksFetch: (ok) => { auth.jwksFetched(ok) },
     onReload: (ok, at) => { config.reloaded(ok, at) },
     onAuditDropped: (n) => { audit.dropped(n) },
+    onSubjectAccessReview: (result) => { reviews.subjectAccessReview(result) },
+    onTokenReview: (result) => { reviews.tokenReview(result) },
     bind: (sources) => { registerScrapeCollectors(registry, sources) },
   }
 }
@@ -219,4 +229,35 @@ class AuditMetrics {
   }
 
   dropped (n: number): void { this.#dropped.inc(n) }
+}
+
+/** The reviews kubegate asks the apiserver for: SubjectAccessReviews (nested impersonation) and TokenReviews (passthrough). */
+class ReviewMetrics {
+  readonly #sars: Counter
+  readonly #tokenReviews: Counter
+
+  constructor (registry: Registry) {
+    this.#sars = new Counter({
+      name: 'kubegate_subject_access_reviews_total',
+      help: 'SubjectAccessReviews sent for nested impersonation, by answer: allowed, denied, error (cached answers not counted).',
+      labelNames: ['result'],
+      registers: [registry],
+    })
+    this.#tokenReviews = new Counter({
+      name: 'kubegate_token_reviews_total',
+      help: 'TokenReviews sent for token passthrough, by answer: authenticated, unauthenticated, error (cached answers not counted).',
+      labelNames: ['result'],
+      registers: [registry],
+    })
+    for (const r of ['allowed', 'denied', 'error']) this.#sars.labels(r).inc(0)
+    for (const r of ['authenticated', 'unauthenticated', 'error']) this.#tokenReviews.labels(r).inc(0)
+  }
+
+  subjectAccessReview (result: 'allowed' | 'denied' | 'error'): void {
+    this.#sars.labels(result).inc()
+  }
+
+  tokenReview (result: 'authenticated' | 'unauthenticated' | 'error'): void {
+    this.#tokenReviews.labels(result).inc()
+  }
 }

@@ -29,12 +29,15 @@ export class AccessRecorder {
   }
 
   /**
-   * `verified` is the identity authentication established (undefined when refused before or by it).
+   * `verified` is the identity authentication established (undefined when refused before or by it);
+   * `forwardAs`, when the request ran as another identity (nested impersonation), is recorded as the
+   * apiserver's audit does: `user` who authenticated, `impersonatedUser` the target.
    * `queryRefused`: log the path without the query (a refused query may carry credentials; /callback an
    * OAuth code).
    */
   record (req: IncomingMessage, id: string, start: number, status: number, bytes: number, upstreamMs: number | undefined,
-    verified: Authenticated | undefined, failure: string | undefined, upgrade: string | undefined, queryRefused = false): void {
+    verified: Authenticated | undefined, failure: string | undefined, upgrade: string | undefined, queryRefused = false,
+    forwardAs?: Authenticated): void {
     const url = req.url ?? ''
     const info = requestInfo(req.method ?? 'GET', url)
     const q = url.indexOf('?')
@@ -42,8 +45,7 @@ export class AccessRecorder {
       requestId: id,
       method: req.method ?? '',
       uri: queryRefused && q !== -1 ? url.slice(0, q) : url,
-      user: verified?.identity.user,
-      groups: verified?.identity.groups,
+      ...identities(verified, forwardAs),
       verb: info.verb,
       resource: info.resource,
       subresource: info.subresource,
@@ -62,4 +64,14 @@ export class AccessRecorder {
     // 4xx at info, 5xx at error: a client's mistake is not an operator's alarm.
     this.#write(status >= 500 ? 'error' : 'info', rec)
   }
+}
+
+/** The access record's identity fields: the authenticated user, and the impersonated one when there is one. */
+function identities (verified: Authenticated | undefined, forwardAs: Authenticated | undefined): Pick<AccessRecord, 'user' | 'groups' | 'impersonatedUser' | 'impersonatedGroups'> {
+  const user = verified?.identity.user
+  const groups = verified?.identity.groups
+  if (forwardAs === undefined || verified === undefined || forwardAs.identity === verified.identity) {
+    return { user, groups, impersonatedUser: undefined, impersonatedGroups: undefined }
+  }
+  return { user, groups, impersonatedUser: forwardAs.identity.user, impersonatedGroups: forwardAs.identity.groups }
 }

@@ -94,13 +94,28 @@ interface UpgradeAttempt {
 }
 
 /**
- * The request path: the same authentication, client-identity step and admissions for plain requests and
+ * The client address, resolved once per request and remembered: it is read again for the access record when
+ * the exchange ends, and by then a request whose body the forwarder consumed has no socket any more
+ * (`req.socket` is null), which made every forwarded request with a body lose its access record.
+ */
+function oncePerRequest (resolve: (req: IncomingMessage) => string | undefined): (req: IncomingMessage) => string | undefined {
+  const seen = new WeakMap<IncomingMessage, string | undefined>()
+  return (req) => {
+    if (seen.has(req)) return seen.get(req)
+    const address = (req.socket as IncomingMessage['socket'] | null) === null ? undefined : resolve(req)
+    seen.set(req, address)
+    return address
+  }
+}
+
+/**
+ * The request path: the same authentication, admissions and client-identity step for plain requests and
  * upgrades (Node delivers upgrades to a different event; a check that runs only on 'request' is the classic
  * bypass). Each step is a method; on the cached-token path every step returns synchronously, and no step
  * allocates a closure (the only one per request is the upstream completion callback).
  *
  *   request target -> local route? -> header scan -> credential -> authenticate (sync on cache hit) ->
- *   client identity (sync, or a Promise) -> admissions -> upstream headers -> forward | tunnel -> access record
+ *   admissions -> client identity (sync, or a Promise) -> upstream headers -> forward | tunnel -> access record
  */
 class RequestPipeline {
   readonly #deps: HandlerDeps
@@ -119,7 +134,7 @@ class RequestPipeline {
     this.#admissions = deps.admissions ?? []
     this.#clientIdentity = deps.clientIdentity ?? refuseClientIdentityHeaders
     this.#local = new LocalRoutes(deps.localRoutes ?? new Map(), deps.localPrefixes ?? [])
-    this.#clientAddress = deps.clientAddress ?? peerAddress
+    this.#clientAddress = oncePerRequest(deps.clientAddress ?? peerAddress)
     this.#access = new AccessRecorder(deps.logger, this.#clientAddress, deps.onAccess)
   }
 
@@ -209,28 +224,31 @@ class RequestPipeline {
     local(req, res)
   }
 
-  /** The client-identity step; the response may have closed while authentication or the step waited. */
+  /**
+   * Admissions on the verified identity, then the client-identity step (admissions first: a revoked or
+   * rate-limited user costs no SubjectAccessReview); the response may have closed while either waited.
+   */
   #identify (req: IncomingMessage, res: ServerResponse, scan: ClientHeaders, verified: Authenticated, id: string,
     start: number, expectContinue: boolean): void {
     if (res.destroyed) return
-    const decision = this.#clientIdentity(verified, scan)
-    if (decision instanceof Promise) {
-      decision.then(
-        (d) => this.#admitAndForward(req, res, scan, verified, d, id, start, expectContinue),
-        (err: unknown) => this.#refuse(req, res, id, start, toKubegateError(err), false, !scan.hasBody),
-      )
-    } else {
-      this.#admitAndForward(req, res, scan, verified, decision, id, start, expectContinue)
-    }
-  }
-
-  #admitAndForward (req: IncomingMessage, res: ServerResponse, scan: ClientHeaders, verified: Authenticated,
-    decision: ClientIdentityDecision, id: string, start: number, expectContinue: boolean): void {
-    if (res.destroyed) return
-    if (decision instanceof KubegateError) return this.#refuse(req, res, id, start, decision, false, !scan.hasBody)
     const longRunning = isLongRunning(req.url as string)
     const denied = this.#admit(verified, longRunning ? STREAM : PLAIN)
     if (denied !== undefined) return this.#refuse(req, res, id, start, denied, false, !scan.hasBody)
+    const decision = this.#clientIdentity(verified, scan)
+    if (decision instanceof Promise) {
+      decision.then(
+        (d) => this.#decided(req, res, scan, verified, d, id, start, expectContinue, longRunning),
+        (err: unknown) => this.#refuse(req, res, id, start, toKubegateError(err), false, !scan.hasBody, verified),
+      )
+    } else {
+      this.#decided(req, res, scan, verified, decision, id, start, expectContinue, longRunning)
+    }
+  }
+
+  #decided (req: IncomingMessage, res: ServerResponse, scan: ClientHeaders, verified: Authenticated,
+    decision: ClientIdentityDecision, id: string, start: number, expectContinue: boolean, longRunning: boolean): void {
+    if (res.destroyed) return
+    if (decision instanceof KubegateError) return this.#refuse(req, res, id, start, decision, false, !scan.hasBody, verified)
     if (expectContinue) res.writeContinue()
     this.#forward(req, res, scan, verified, decision, id, start, longRunning)
   }
@@ -245,12 +263,12 @@ class RequestPipeline {
       unregister?.()
       const failure = r.error?.failure ?? (r.aborted ? 'client_closed' : undefined)
       if (r.error !== undefined) this.#logger.warn({ requestId: id, code: r.error.code, detail: r.error.detail }, 'upstream failed')
-      this.#access.record(req, id, start, r.status, r.bytes, r.upstreamMs, verified, failure, undefined)
+      this.#access.record(req, id, start, r.status, r.bytes, r.upstreamMs, verified, failure, undefined, false, forwardAs)
     })
   }
 
   #refuse (req: IncomingMessage, res: ServerResponse, id: string, start: number, err: KubegateError, queryRefused = false,
-    bodyless = false): void {
+    bodyless = false, verified?: Authenticated): void {
     this.#logRefusal(id, err, 'request')
     // The body was not read: close the connection rather than let Node drain an arbitrary upload. A request
     // known to carry no body (no Content-Length > 0, no Transfer-Encoding, from the same raw header scan the
@@ -258,7 +276,7 @@ class RequestPipeline {
     // refused request into a TLS handshake, and a flood of forged tokens into a handshake flood (bench
     // scenario 4, quick runs: 89 forged requests/s refused before, about 800/s after).
     sendStatus(res, err, !bodyless)
-    this.#access.record(req, id, start, err.statusCode, 0, undefined, undefined, err.failure ?? err.code, undefined, queryRefused)
+    this.#access.record(req, id, start, err.statusCode, 0, undefined, verified, err.failure ?? err.code, undefined, queryRefused)
   }
 
   // ---- upgrades ----
@@ -294,9 +312,11 @@ class RequestPipeline {
     else this.#identifyUpgrade(attempt, result)
   }
 
-  /** The client-identity step of an upgrade; the socket may have closed while authentication or the step waited. */
+  /** Admissions, then the client-identity step of an upgrade, as on plain requests; the socket may close meanwhile. */
   #identifyUpgrade (a: UpgradeAttempt, verified: Authenticated): void {
     if (a.socket.destroyed) return
+    const denied = this.#admit(verified, UPGRADE)
+    if (denied !== undefined) return this.#failAttempt(a, denied, verified)
     const decision = this.#clientIdentity(verified, a.scan)
     if (decision instanceof Promise) decision.then((d) => this.#admitAndTunnel(a, verified, d), (err: unknown) => this.#failAttempt(a, toKubegateError(err), verified))
     else this.#admitAndTunnel(a, verified, decision)
@@ -305,8 +325,6 @@ class RequestPipeline {
   #admitAndTunnel (a: UpgradeAttempt, verified: Authenticated, decision: ClientIdentityDecision): void {
     if (a.socket.destroyed) return
     if (decision instanceof KubegateError) return this.#failAttempt(a, decision, verified)
-    const denied = this.#admit(verified, UPGRADE)
-    if (denied !== undefined) return this.#failAttempt(a, denied, verified)
     // Counted from the moment the attempt starts (not only once spliced), so a burst of parallel
     // upgrades cannot pass the check together before any of them is registered.
     if (this.#sessions.count('upgrade', verified.identity.user) >= this.#deps.maxUpgradesPerUser) {
@@ -324,7 +342,7 @@ class RequestPipeline {
       (r: TunnelResult) => {
         unregister()
         if (r.error !== undefined) this.#logger.warn({ requestId: id, code: r.error.code, detail: r.error.detail }, 'upgrade failed')
-        this.#access.record(req, id, start, r.status, r.bytesOut, r.upstreamMs, verified, r.error?.failure, upgrade)
+        this.#access.record(req, id, start, r.status, r.bytesOut, r.upstreamMs, verified, r.error?.failure, upgrade, false, forwardAs)
       },
     )
   }

@@ -26,6 +26,6 @@ export type ClientIdentityDecision = Authenticated | KubegateError
  * The client-identity-header step: given the verified identity and the client's scanned headers (which say
  * whether any `Impersonate-*` / `X-Remote-*` line was sent), decides whom the request is forwarded as.
  * Synchronous when it can answer at once (the hot path), a Promise when it must ask (a SubjectAccessReview).
- * Runs on both paths, after authentication and before the admissions.
+ * Runs on both paths, after authentication and the admissions (a refused user costs no review).
  */
 export type ClientIdentityStep = (verified: Authenticated, scan: ClientHeaders) => ClientIdentityDecision | Promise<ClientIdentityDecision>

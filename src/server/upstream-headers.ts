@@ -1,18 +1,21 @@
 // The header list sent upstream: the client's filtered headers, then kubegate's credential and its own lines.
 import type { IncomingMessage } from 'node:http'
 import type { Authenticated } from '../auth/authenticator.js'
+import { isPassedThrough } from '../auth/token-review.js'
 import type { ClientHeaders } from '../impersonation/client-headers.js'
 import type { TokenSource } from '../upstream/token-source.js'
 
 /**
  * The upstream credential for a request forwarded as `forwardAs`: the one place that decides, by the
- * Authenticated, what kubegate adds. Today every Authenticated is an identity kubegate verified, so it adds
- * kubegate's own service-account token and the `Impersonate-*` lines built from that identity (one line per
- * group). A result that carries the client's own token instead (token passthrough) adds that, and nothing of
- * kubegate's, here.
+ * Authenticated, what kubegate adds. An identity kubegate verified (or an impersonation the apiserver's RBAC
+ * allowed for it) gets kubegate's own service-account token and the `Impersonate-*` lines built from that
+ * identity (one line per group). A token passed through to the apiserver (src/auth/token-review.ts) gets the
+ * client's own token and nothing of kubegate's.
  */
 export function addUpstreamCredential (h: string[], forwardAs: Authenticated, serviceAccount: TokenSource): void {
-  h.push('Authorization', serviceAccount.header)
+  // Token passthrough: the client's own token, which the apiserver authenticates again; nothing of kubegate's.
+  // Its lines (if any) are the client's own impersonation, rebuilt, for the apiserver to authorize.
+  h.push('Authorization', isPassedThrough(forwardAs) ? forwardAs.passthrough.authorization : serviceAccount.header)
   const lines = forwardAs.headers
   for (let i = 0; i < lines.length; i++) h.push(lines[i] as string)
 }

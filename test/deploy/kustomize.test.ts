@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { kubectlOnPath } from '../helpers/kubectl.js';
@@ -48,10 +49,14 @@ describe('deploy/ kustomize', () => {
         for (const object of objects) await validateManifest(object);
       });
 
-      it('grants kubegate nothing but impersonate on users and groups', () => {
+      it('grants kubegate nothing but impersonate on users and groups, and create on subjectaccessreviews', () => {
         const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
         assert.deepEqual(roles.map((r) => r.metadata.name), ['kubegate-impersonator']);
-        assert.deepEqual(roles[0]!.rules, [{ apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] }]);
+        // Behaviour change (issue 13): nested impersonation asks SubjectAccessReviews, so base grants that too.
+        assert.deepEqual(roles[0]!.rules, [
+          { apiGroups: [''], resources: ['users', 'groups'], verbs: ['impersonate'] },
+          { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+        ]);
         assert.equal(roles[0]!.aggregationRule, undefined, 'an aggregated role could pull in other rules');
         const bindings = objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding');
         assert.equal(bindings.length, 1);
@@ -142,6 +147,48 @@ describe('deploy/ kustomize', () => {
       });
     });
   }
+
+  describe('opt-in components', () => {
+    /** base + one component, rendered through a throwaway overlay (a Component cannot be built alone). */
+    function withComponent (component: string): Manifest[] {
+      const dir = mkdtempSync(join(tmpdir(), 'kubegate-component-'));
+      try {
+        writeFileSync(join(dir, 'kustomization.yaml'), [
+          'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
+          // kustomize refuses absolute paths: relative ones from the throwaway directory.
+          `resources: [${JSON.stringify(relative(dir, join(DEPLOY, 'base')))}]`,
+          `components: [${JSON.stringify(relative(dir, join(DEPLOY, 'components', component)))}]`, '',
+        ].join('\n'));
+        return kustomize(kubectlOnPath(), dir);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const extraRules = (objects: Manifest[]): unknown[] => objects.filter((o) => o.kind === 'ClusterRole' && o.metadata.name !== 'kubegate-impersonator')
+      .map((r) => [r.metadata.name, r.rules]);
+
+    it('has exactly the two documented components', () => {
+      assert.deepEqual(readdirSync(join(DEPLOY, 'components')).sort(), ['impersonation-targets', 'token-passthrough']);
+    });
+
+    it('token-passthrough adds create on tokenreviews only, bound to kubegate\'s service account', async () => {
+      const objects = withComponent('token-passthrough');
+      for (const object of objects) await validateManifest(object);
+      assert.deepEqual(extraRules(objects), [['kubegate-token-reviewer', [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }]]]);
+      const binding = one(objects, 'ClusterRoleBinding', 'kubegate-token-reviewer');
+      assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'kubegate', namespace: 'kubegate' }]);
+    });
+
+    it('impersonation-targets adds impersonate on serviceaccounts and uids only (never userextras/*)', async () => {
+      const objects = withComponent('impersonation-targets');
+      for (const object of objects) await validateManifest(object);
+      assert.deepEqual(extraRules(objects), [['kubegate-impersonation-targets', [
+        { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] },
+        { apiGroups: ['authentication.k8s.io'], resources: ['uids'], verbs: ['impersonate'] },
+      ]]]);
+      assert.deepEqual(one(objects, 'ClusterRoleBinding', 'kubegate-impersonation-targets').roleRef.name, 'kubegate-impersonation-targets');
+    });
+  });
 
   it('keeps each kubegate.yaml file and its rendered ConfigMap identical', () => {
     for (const name of overlays) {

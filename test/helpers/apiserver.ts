@@ -26,8 +26,8 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { createTempDir, getTestPki, issueServerCert } from './pki.js';
 import type { TestPki } from './pki.js';
-import { authenticate, impersonate, SERVICE_ACCOUNT_IDENTITY } from './apiserver/identity.js';
-import { anyOf, BUILTIN_BINDINGS, createRbac, IMPERSONATOR_BINDINGS, TUTORIAL_BINDINGS } from './apiserver/rbac.js';
+import { authenticate, headerLines, impersonate, SERVICE_ACCOUNT_IDENTITY } from './apiserver/identity.js';
+import { anyOf, BUILTIN_BINDINGS, createRbac, IMPERSONATOR_BINDINGS, SERVICE_ACCOUNT_USER, TUTORIAL_BINDINGS } from './apiserver/rbac.js';
 import type { Authorizer, Identity, RoleBinding } from './apiserver/rbac.js';
 import { parseRequestInfo, queryBool } from './apiserver/request-info.js';
 import type { RequestAttributes } from './apiserver/request-info.js';
@@ -46,6 +46,9 @@ import { rawResponse, sendBody, sendJson, writeRaw } from './apiserver/http-util
 import { createRemoteCommandHandler } from './apiserver/remote-command.js';
 import type { ExecRecord, RecordedUpgrade } from './apiserver/remote-command.js';
 import { PodFilesystems } from './apiserver/pod-fs.js';
+import { ServiceAccountTokens } from './apiserver/sa-tokens.js';
+import type { IssueOptions } from './apiserver/sa-tokens.js';
+import { isReviewResource, subjectAccessReview, tokenReview } from './apiserver/reviews.js';
 
 export type { Identity, Authorizer, RoleBinding, PolicyRule, Subject } from './apiserver/rbac.js';
 export type { RequestAttributes } from './apiserver/request-info.js';
@@ -55,6 +58,8 @@ export { createRbac, anyOf, TUTORIAL_BINDINGS, BUILTIN_BINDINGS, IMPERSONATOR_BI
 export { parseRequestInfo } from './apiserver/request-info.js';
 export { forbidden, notFound, status, statusText, UNAUTHORIZED } from './apiserver/status.js';
 export { headerLines, headerUtf8 } from './apiserver/identity.js';
+export { SA_ISSUER, API_AUDIENCES } from './apiserver/sa-tokens.js';
+export type { IssueOptions } from './apiserver/sa-tokens.js';
 
 export interface RecordedRequest {
   method: string;
@@ -70,6 +75,8 @@ export interface RecordedRequest {
   token?: string;
   /** The effective identity after impersonation; absent when authentication failed. */
   identity?: Identity;
+  /** Who the token authenticated as, before impersonation (kubegate's service account, or an issued SA token's account). */
+  requestor?: Identity;
   /** True when Impersonate-* headers changed the identity. */
   impersonated?: boolean;
   /** What the double answered (101 for accepted upgrades). */
@@ -97,6 +104,11 @@ export interface ApiServerOptions {
    * where kubegate's ClusterRole is missing.
    */
   serviceAccountMayImpersonate?: boolean;
+  /**
+   * Whether kubegate's service account may create SubjectAccessReviews and TokenReviews (default both
+   * true; change later with setReviewRights), as the ClusterRole in deploy/ grants them.
+   */
+  reviewRights?: ReviewRights;
   /** See identity.ts: refuse duplicated or empty Impersonate-User (default true). */
   strictImpersonation?: boolean;
   /** Reported by /version (default v1.31.0): the /usr/bin/kubectl dispatcher picks its binary from it. */
@@ -105,6 +117,11 @@ export interface ApiServerOptions {
   namespaces?: string[];
   /** Pods that exist at start, Running. */
   pods?: Array<{ namespace: string; name: string; containers?: string[] }>;
+}
+
+export interface ReviewRights {
+  subjectAccessReviews?: boolean;
+  tokenReviews?: boolean;
 }
 
 export interface ApiServerDouble {
@@ -134,6 +151,16 @@ export interface ApiServerDouble {
   readonly openWatches: number;
   /** Accept `token` from now on; the old one is refused unless keepOld. Rewrites tokenFile. */
   setToken(token: string, opts?: { keepOld?: boolean }): Promise<void>;
+  /**
+   * A ServiceAccount token as `kubectl create token <name> -n <namespace>` returns it (a JWT signed by the
+   * double); accepted for requests and by TokenReview until it expires or is revoked.
+   */
+  issueServiceAccountToken(namespace: string, name: string, opts?: IssueOptions): string;
+  /** Revoke one issued token, or every token of a service account (as deleting it does). */
+  revokeServiceAccountToken(token: string): void;
+  deleteServiceAccount(namespace: string, name: string): void;
+  /** Grant or take away kubegate's right to create SubjectAccessReviews / TokenReviews. */
+  setReviewRights(rights: ReviewRights): void;
   /** Create (or replace) a Running pod. */
   addPod(namespace: string, name: string, opts?: { containers?: string[]; labels?: Record<string, string> }): KubeObject;
   getObject(resource: string, namespace: string, name: string): KubeObject | undefined;
@@ -184,7 +211,13 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     ? createRbac(TUTORIAL_BINDINGS)
     : typeof opts.rbac === 'function' ? opts.rbac : createRbac(opts.rbac);
   const builtin = opts.serviceAccountMayImpersonate === false ? BUILTIN_BINDINGS : [...BUILTIN_BINDINGS, ...IMPERSONATOR_BINDINGS];
-  const authorize = anyOf(createRbac(builtin), custom);
+  const reviewRights = { subjectAccessReviews: true, tokenReviews: true, ...opts.reviewRights };
+  // kubegate's ClusterRole in deploy/: create on subjectaccessreviews (and tokenreviews with passthrough).
+  const reviewer: Authorizer = (id, a) => id.user === SERVICE_ACCOUNT_USER && a.isResourceRequest && a.verb === 'create'
+    && ((a.apiGroup === 'authorization.k8s.io' && a.resource === 'subjectaccessreviews' && reviewRights.subjectAccessReviews)
+      || (a.apiGroup === 'authentication.k8s.io' && a.resource === 'tokenreviews' && reviewRights.tokenReviews));
+  const authorize = anyOf(createRbac(builtin), reviewer, custom);
+  const saTokens = new ServiceAccountTokens();
   const strict = opts.strictImpersonation ?? true;
   const gitVersion = opts.gitVersion ?? 'v1.31.0';
 
@@ -337,6 +370,28 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       kind: 'SelfSubjectAccessReview', apiVersion, metadata: { creationTimestamp: null }, spec,
       status: allowed ? { allowed: true, reason: 'RBAC: allowed by apiserver double' } : { allowed: false },
     });
+  }
+
+  function handleAccessOrTokenReview(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, attrs: RequestAttributes): void {
+    if (attrs.verb !== 'create') {
+      replyStatus(res, rec, methodNotAllowed());
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseBody(req, rec.body);
+    } catch (e) {
+      replyStatus(res, rec, badRequest(`the object provided is unrecognized: ${(e as Error).message}`));
+      return;
+    }
+    if (attrs.resource === 'tokenreviews') {
+      const r = tokenReview(parsed, saTokens);
+      reply(res, rec, r.code, r.object);
+      return;
+    }
+    const r = subjectAccessReview(parsed, authorize);
+    if ('message' in r) replyStatus(res, rec, status(400, 'BadRequest', r.message));
+    else reply(res, rec, r.code, r.object);
   }
 
   function handleLog(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, attrs: RequestAttributes): void {
@@ -584,8 +639,15 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     const auth = authenticate(req.rawHeaders, accepted);
     if (auth.tokens.length > 0) rec.token = auth.tokens[0];
     tokensSeen.push(...auth.tokens);
-    if (!auth.ok) return { ok: false, code: 401, contentType: 'application/json', body: statusText(UNAUTHORIZED) };
-    const imp = impersonate(SERVICE_ACCOUNT_IDENTITY, req.rawHeaders, req.url ?? '', { strict, authorize });
+    let requestor: Identity | undefined = auth.ok ? SERVICE_ACCOUNT_IDENTITY : undefined;
+    // The service-account authenticator: tokens the double issued (`kubectl create token`) work directly.
+    if (!auth.ok && auth.tokens.length === 1 && headerLines(req.rawHeaders, 'authorization').length === 1) {
+      const sa = saTokens.check(auth.tokens[0] ?? '');
+      if (sa.ok) requestor = sa.identity;
+    }
+    if (requestor === undefined) return { ok: false, code: 401, contentType: 'application/json', body: statusText(UNAUTHORIZED) };
+    rec.requestor = requestor;
+    const imp = impersonate(requestor, req.rawHeaders, req.url ?? '', { strict, authorize });
     if (!imp.ok) return { ok: false, code: imp.statusCode, contentType: imp.contentType, body: imp.body };
     rec.identity = imp.identity;
     rec.impersonated = imp.impersonated;
@@ -622,7 +684,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       sendBody(res, g.code, g.body, g.contentType);
       return;
     }
-    if (g.attrs.isResourceRequest) await handleResource(req, res, rec, g.attrs, g.identity, rec.body);
+    if (isReviewResource(g.attrs)) handleAccessOrTokenReview(req, res, rec, g.attrs);
+    else if (g.attrs.isResourceRequest) await handleResource(req, res, rec, g.attrs, g.identity, rec.body);
     else handleNonResource(req, res, rec, g.attrs);
   }
 
@@ -731,6 +794,12 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       const tmp = `${tokenFile}.${Date.now()}.tmp`;
       await writeFile(tmp, t, { mode: 0o600 });
       await rename(tmp, tokenFile);
+    },
+    issueServiceAccountToken: (namespace, name, o) => saTokens.issue(namespace, name, o),
+    revokeServiceAccountToken: (t) => saTokens.revoke(t),
+    deleteServiceAccount: (namespace, name) => saTokens.deleteServiceAccount(namespace, name),
+    setReviewRights(rights) {
+      Object.assign(reviewRights, rights);
     },
     addPod,
     getObject(resource, namespace, name) {

@@ -55,11 +55,15 @@ test('metrics after a scripted set of requests: counts per label, parseable expo
   assert.equal(req({ code: '403', verb: 'list', resource: 'services' }), 1)
   assert.equal(req({ code: String(other.status), verb: 'get', resource: 'other' }), 1)
 
-  assert.equal(e.value('kubegate_authentication_total', { result: 'success' }), 5)
+  // 6: the denied impersonation authenticated too (its access record names the user who asked).
+  assert.equal(e.value('kubegate_authentication_total', { result: 'success' }), 6)
   assert.equal(e.value('kubegate_authentication_total', { result: 'no_token' }), 1)
   assert.equal(e.value('kubegate_authentication_total', { result: 'expired' }), 1)
   assert.equal(e.value('kubegate_authentication_total', { result: 'bad_signature' }), 1)
-  assert.equal(e.value('kubegate_authentication_total', { result: 'identity_headers' }), 1)
+  // Behaviour change (issue 13): Impersonate-User is asked with a SubjectAccessReview, denied here.
+  assert.equal(e.value('kubegate_authentication_total', { result: 'impersonation_denied' }), 1)
+  assert.equal(e.value('kubegate_subject_access_reviews_total', { result: 'denied' }), 1)
+  assert.equal(e.value('kubegate_subject_access_reviews_total', { result: 'allowed' }), 0)
 
   // One verification per distinct token; the rest are cache hits.
   assert.equal(e.value('kubegate_token_cache_misses_total'), 3)

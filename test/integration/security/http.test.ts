@@ -254,12 +254,29 @@ describe('claims', () => {
 })
 
 describe('client headers', () => {
-  it('identity headers in any case or spelling with a valid token: 403, zero upstream', async () => {
+  it('identity headers kubegate never interprets, in any case or spelling, with a valid token: 403, zero upstream', async () => {
     const t = await tok({ email: 'user01@example.com' })
     await zeroUpstream(async () => {
-      for (const h of ['Impersonate-User', 'impersonate-group', 'IMPERSONATE-UID', 'Impersonate-Extra-Scopes', 'Impersonate_User',
-        'X-Remote-User', 'x-remote-group', 'X_Remote_Extra-foo']) {
+      for (const h of ['Impersonate_User', 'Impersonate-Foo', 'X-Remote-User', 'x-remote-group', 'X_Remote_Extra-foo']) {
         assertStatus(await get('/api/v1/namespaces/user01/pods', [...bearer(t), h, 'system:admin']), 403, 'Forbidden')
+      }
+    })
+  })
+
+  // Behaviour change (issue 13, nested impersonation on by default): Impersonate-* are read as the apiserver
+  // reads them. Nothing the client sent is forwarded either way; only kubegate's own SubjectAccessReview goes up.
+  it('Impersonate-* in any case with a valid token: authorized by a SAR (403 here), or the apiserver\'s 500 without a user; nothing forwarded', async () => {
+    const t = await tok({ email: 'user01@example.com' })
+    const from = s.apiserver.requests.length
+    for (const h of ['Impersonate-User', 'impersonate-user', 'IMPERSONATE-USER']) {
+      const r = await get('/api/v1/namespaces/user01/pods', [...bearer(t), h, 'system:admin'])
+      assertStatus(r, 403, 'Forbidden')
+      assert.match(r.json<{ message: string }>().message, /^users "system:admin" is forbidden: User "user01@example\.com" cannot impersonate resource "users"/)
+    }
+    assert.deepEqual(s.apiserver.requests.slice(from).map((q) => q.url).filter((u) => !u.startsWith('/apis/authorization.k8s.io/v1/subjectaccessreviews')), [])
+    await zeroUpstream(async () => {
+      for (const h of ['impersonate-group', 'IMPERSONATE-UID', 'Impersonate-Extra-Scopes']) {
+        assertStatus(await get('/api/v1/namespaces/user01/pods', [...bearer(t), h, 'system:admin']), 500, 'InternalError')
       }
     })
   })

@@ -197,13 +197,31 @@ describe('upgrade security cases (docs/security.md)', () => {
     }
   })
 
-  test('Impersonate-* / X-Remote-* on an upgrade: 403, zero upstream', async () => {
-    for (const h of ['Impersonate-User: admin', 'impersonate-group: system:masters', 'IMPERSONATE-UID: 1', 'Impersonate_User: admin', 'Impersonate-Extra-scopes: x', 'X-Remote-User: admin']) {
+  test('Impersonate-* / X-Remote-* on an upgrade: 403 (500 for a group/uid/extra without a user), zero upstream', async () => {
+    // Behaviour change (issue 13): without a user the apiserver's 500; `Impersonate-User` is asked with a SAR
+    // (below); the names kubegate never interprets stay 403.
+    for (const [h, code] of [['impersonate-group: system:masters', 500], ['IMPERSONATE-UID: 1', 500], ['Impersonate_User: admin', 403],
+      ['Impersonate-Extra-scopes: x', 500], ['X-Remote-User: admin', 403]] as const) {
       for (const text of [wsRequest(EXEC_PATH, [`Authorization: Bearer ${token}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io', h]), spdyRequest(EXEC_PATH, [`Authorization: Bearer ${token}`, h])]) {
         const a = await refusedWithZeroUpstream(text)
-        assert.equal(a.status, 403, h)
-        assert.equal(statusOf(a).reason, 'Forbidden')
+        assert.equal(a.status, code, h)
+        assert.equal(statusOf(a).reason, code === 403 ? 'Forbidden' : 'InternalError')
       }
+    }
+    // An impersonation RBAC does not allow: the apiserver's 403; only kubegate's SubjectAccessReview went up.
+    for (const text of [wsRequest(EXEC_PATH, [`Authorization: Bearer ${token}`, 'Sec-WebSocket-Protocol: v5.channel.k8s.io', 'Impersonate-User: admin']),
+      spdyRequest(EXEC_PATH, [`Authorization: Bearer ${token}`, 'Impersonate-User: admin'])]) {
+      const reqs = stack.apiserver.requests.length
+      const upgrades = stack.apiserver.upgradeRequests
+      const c = await rawConnect(stack.kg.url, stack.caPem)
+      c.socket.write(text)
+      const a = await c.untilClosed(5000)
+      c.close()
+      assert.equal(a.status, 403)
+      assert.match(statusOf(a).message, /^users "admin" is forbidden: User "user01@example\.com" cannot impersonate resource "users"/)
+      // The first asks; the second may be answered from the short denied-answer cache.
+      assert.deepEqual(stack.apiserver.requests.slice(reqs).map((r) => r.url).filter((u) => u !== '/apis/authorization.k8s.io/v1/subjectaccessreviews'), [])
+      assert.equal(stack.apiserver.upgradeRequests, upgrades)
     }
     // Authentication answers first: the same header without a token is a 401.
     const a = await refusedWithZeroUpstream(wsRequest(EXEC_PATH, ['Impersonate-User: admin', 'Sec-WebSocket-Protocol: v5.channel.k8s.io']))

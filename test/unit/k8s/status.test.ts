@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { PassThrough } from 'node:stream'
 import { describe, it } from 'node:test'
 import { ERRORS, KubegateError, type ErrorCode } from '../../../src/errors.js'
-import { sendStatus, sendStatusToSocket, statusBody, statusBuffer } from '../../../src/k8s/status.js'
+import { errorBody, sendStatus, sendStatusToSocket, statusBody, statusBuffer } from '../../../src/k8s/status.js'
 
 const CODES = Object.keys(ERRORS) as ErrorCode[]
 
@@ -28,6 +28,17 @@ describe('statusBody / statusBuffer', () => {
       assert.deepEqual(body.metadata, {})
     })
   }
+
+  it('an error carrying the apiserver\'s own message: that message and its details, in the apiserver\'s field order', () => {
+    const err = new KubegateError('KG_ERR_IMPERSONATION_FORBIDDEN', undefined, {
+      message: 'users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope',
+      details: { name: 'bob', group: '', kind: 'users' },
+    })
+    assert.equal(errorBody(err).toString('utf8'), '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",' +
+      '"message":"users \\"bob\\" is forbidden: User \\"alice\\" cannot impersonate resource \\"users\\" in API group \\"\\" at the cluster scope",' +
+      '"reason":"Forbidden","details":{"name":"bob","kind":"users"},"code":403}')
+    assert.equal(errorBody(new KubegateError('KG_ERR_NO_TOKEN', 'detail')), statusBuffer('KG_ERR_NO_TOKEN'), 'fixed bodies stay precomputed')
+  })
 
   it('bodies never contain request data, whatever the error detail was', () => {
     for (const code of CODES) {

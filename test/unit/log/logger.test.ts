@@ -18,6 +18,8 @@ const FULL: { [K in keyof AccessRecord]-?: Exclude<AccessRecord[K], undefined> }
   uri: '/api/v1/namespaces/user01/pods?labelSelector=token%3Dx',
   user: 'alice@example.com',
   groups: ['token', 'authorization', 'system:authenticated'],
+  impersonatedUser: 'bob@example.com',
+  impersonatedGroups: ['students', 'system:authenticated'],
   verb: 'list',
   resource: 'pods',
   subresource: '',
