@@ -8,6 +8,8 @@ import pino from 'pino'
 import { authenticationFingerprint, authenticationReadiness, buildAuthentication, type Authentication } from '../../../src/auth/build.js'
 import { loadConfig } from '../../../src/config/load.js'
 import { Swappable } from '../../../src/swappable.js'
+import { ClientCredential, type PassedThrough, type TokenReviewer } from '../../../src/auth/token-review.js'
+import { isKubegateError } from '../../../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kg-build-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -49,5 +51,31 @@ describe('buildAuthentication', () => {
     assert.equal(authenticationFingerprint(config), before)
     authnFile(['https://a.example.com', 'https://c.example.com'])
     assert.notEqual(authenticationFingerprint(config), before)
+  })
+  it('token passthrough: a token of any configured issuer stays with kubegate, any other goes to the TokenReview', async () => {
+    const path = authnFile(['https://a.example.com', 'https://b.example.com/x'])
+    const reviewed: string[] = []
+    const reviewer: TokenReviewer = {
+      async review (token) {
+        reviewed.push(token)
+        const identity = { user: 'system:serviceaccount:ci:bot', groups: [], uid: undefined, sub: 'bot', exp: 2_000_000_000, iat: undefined }
+        return { identity, headers: [], tokenHash: 'r', keyId: undefined, passthrough: new ClientCredential(token) } satisfies PassedThrough
+      },
+      evict: () => 0,
+      clear: () => {},
+      size: 0,
+      stats: { hits: 0, misses: 0, negativeHits: 0 },
+    }
+    const a = buildAuthentication(loadConfig({ argv: [`--authentication-config=${path}`, ...UPSTREAM] }), { logger, passthrough: reviewer })
+    built.push(a)
+    const seg = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+    const jwt = (iss: string): string => `${seg({ alg: 'RS256', kid: 'k' })}.${seg({ iss, sub: 'x', aud: 'kubegate', exp: 2_000_000_000 })}.c2ln`
+    // The second issuer's token is kubegate's to verify (its verifier has no keys yet: 503), never reviewed.
+    await assert.rejects(Promise.resolve().then(() => a.authenticator.authenticate(jwt('https://b.example.com/x'))), (e: unknown) => isKubegateError(e) && e.statusCode === 503)
+    assert.deepEqual(reviewed, [])
+    const other = jwt('https://elsewhere.example.com')
+    const r = await a.authenticator.authenticate(other)
+    assert.equal(r.identity.user, 'system:serviceaccount:ci:bot')
+    assert.deepEqual(reviewed, [other])
   })
 })
