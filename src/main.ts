@@ -13,6 +13,7 @@ import { bindMetrics } from './metrics/sources.js'
 import type { OidcVerifier } from './oidc/verifier.js'
 import { ConfigReload } from './reload.js'
 import { createClientAddress } from './server/client-address.js'
+import { buildFailedAuthBudget } from './server/failed-auth-budget.js'
 import { createRequestHandlers } from './server/handler.js'
 import { Listener } from './server/listener.js'
 import { createProbeRoutes, type ReadinessCheck } from './server/probes.js'
@@ -156,6 +157,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     onAccess: (r) => { metrics.onAccess(r); audit.current?.record(r); options.onAccess?.(r) },
     onAuthFailure: (f) => { metrics.onAuthFailure(f); options.onAuthFailure?.(f) },
     clientAddress: createClientAddress(config.server.trustedProxies),
+    failedAuthBudget: buildFailedAuthBudget(config.server.failedAuthPerAddress, metrics.onFailedAuthBudgetExhausted, now),
     bareIdentity: benchBareIdentity(options, logger),
   }))
   bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, checks, health, sharedState, storeState: options.storeState })
