@@ -9,14 +9,16 @@ function isRefusal (err: unknown): boolean {
 }
 
 /**
- * Authenticates `token` from `address`: a token the cache holds is answered as always (synchronously, never
- * refused by the budget); any other token is admitted by the address's budget before its signature is looked
- * at, and charged only if it is refused. Throws or rejects with a KubegateError (429 when over budget).
+ * Authenticates `token` sent by `req`: a token the cache holds is answered as always (synchronously, never
+ * refused by the budget, its client address never computed); any other token is admitted by the budget of
+ * `addressOf(req)` before its signature is looked at, and charged only if it is refused. Throws or rejects
+ * with a KubegateError (429 when over budget).
  */
-export function authenticateWithinBudget (authenticator: Pick<Authenticator, 'authenticate' | 'cached'>, token: string,
-  budget: FailedAuthBudget, address: string | undefined): Authenticated | Promise<Authenticated> {
+export function authenticateWithinBudget<R> (authenticator: Pick<Authenticator, 'authenticate' | 'cached'>, token: string,
+  budget: FailedAuthBudget, addressOf: (req: R) => string | undefined, req: R): Authenticated | Promise<Authenticated> {
   const hit = authenticator.cached(token)
   if (hit !== undefined) return hit
+  const address = addressOf(req)
   // No address: the socket is already gone, and nothing will be answered anyway.
   if (address === undefined) return authenticator.authenticate(token)
   const ticket = budget.admit(address)

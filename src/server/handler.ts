@@ -161,7 +161,7 @@ class RequestPipeline {
     const token = this.#credential(scan, subprotocolToken)
     const authenticator = deps.authentication.current.authenticator
     if (deps.failedAuthBudget === undefined) return authenticator.authenticate(token)
-    return authenticateWithinBudget(authenticator, token, deps.failedAuthBudget, this.#clientAddress(req))
+    return authenticateWithinBudget(authenticator, token, deps.failedAuthBudget, this.#clientAddress, req)
   }
 
   /** The admissions, on the verified identity, in order; the first refusal wins. */
