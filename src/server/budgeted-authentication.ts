@@ -38,6 +38,16 @@ export function authenticateWithinBudget<R> (authenticator: Pick<Authenticator, 
   return settleWhenDone(result, budget, ticket)
 }
 
+/**
+ * The step as one function of (token, request), for the routes that authenticate on their own (the admin API):
+ * the budget when there is one, the authenticator alone otherwise.
+ */
+export function budgetedAuthentication<R> (authenticator: Pick<Authenticator, 'authenticate' | 'cached'>, budget: FailedAuthBudget | undefined,
+  addressOf: (req: R) => string | undefined): (token: string, req: R) => Authenticated | Promise<Authenticated> {
+  if (budget === undefined) return (token) => authenticator.authenticate(token)
+  return (token, req) => authenticateWithinBudget(authenticator, token, budget, addressOf, req)
+}
+
 function settleWhenDone (verification: Promise<Authenticated>, budget: FailedAuthBudget, ticket: BudgetTicket): Promise<Authenticated> {
   return verification.then(
     (verified) => {

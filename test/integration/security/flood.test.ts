@@ -45,6 +45,7 @@ describe('failed-authentication budget per client address', () => {
       config: {
         oidc: { clockSkewSeconds: 300 },
         server: { trustedProxies: ['127.0.0.1/32'], failedAuthPerAddress: { ratePerSecond: 1, burst: BURST } },
+        admin: { group: 'kubegate-admins' },
       },
       start: { now: () => clock },
     })
@@ -89,6 +90,16 @@ describe('failed-authentication budget per client address', () => {
     assert.equal((await pods(s, forged(s), FLOODER)).status, 401)
     assert.equal((await pods(s, forged(s), FLOODER)).status, 429)
     assert.equal((await pods(s, fresh, FLOODER)).status, 200)
+  })
+
+  it('the admin API authenticates through the same budget: over budget a forged token gets 429, the cached (non-admin) token 403', async () => {
+    assert.equal((await pods(s, forged(s), FLOODER)).status, 429)
+    const admin = (token: string): Promise<HttpsResult> => httpsRequest(s.kg.url + '/kubegate/v1/revocations',
+      { headers: ['Authorization', `Bearer ${token}`, 'X-Forwarded-For', FLOODER], ca: s.caPem, target: '/kubegate/v1/revocations' })
+    const limited = await admin(forged(s))
+    assert.equal(limited.status, 429, limited.text)
+    assert.equal(limited.json<{ reason: string }>().reason, 'TooManyRequests')
+    assert.equal((await admin(valid)).status, 403)
   })
 
   it('upgrade path: over budget a forged WebSocket upgrade gets a 429 Status with zero upstream; the cached token is upgraded (101)', async () => {
