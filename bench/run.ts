@@ -6,6 +6,8 @@
  * Every throughput scenario runs kubegate interleaved with two references in the same run:
  *   direct - wrk straight to the upstream (no proxy);
  *   bare   - kubegate's own process and forwarding code with authentication off (hidden start option).
+ * Scenario 1 adds a third, the target of issue 15: HAProxy 2.6 verifying the RS256 signature of every request
+ * with jwt_verify (bench/haproxy.cfg.in, bench/lib/haproxy.ts), pinned to the proxy's core like kubegate.
  * Layout on 2 cores (taskset): the proxy under test on CPU 0; the upstream and wrk on CPU 1. For direct
  * runs the upstream moves to CPU 0, so direct is not starved by sharing a core with wrk.
  *
@@ -18,6 +20,7 @@ import { tmpdir, cpus, totalmem, release } from 'node:os'
 import { join } from 'node:path'
 import { startTestIssuer } from '../test/helpers/issuer.js'
 import { getTestPki } from '../test/helpers/pki.js'
+import { ensureHaproxy, startHaproxy, statusFor } from './lib/haproxy.js'
 import { BENCH_DIR, hasTaskset, pin, spawnChild, type Child } from './lib/procs.js'
 import { makeForgedTokens, makeTokens, writeTokenFile } from './lib/tokens.js'
 import { runWrk, type WrkResult } from './lib/wrk.js'
@@ -142,7 +145,7 @@ ${others.map(other).join('')}  - issuer:
 async function main (): Promise<void> {
   const t0 = Date.now()
   const tmp = mkdtempSync(join(tmpdir(), 'kubegate-bench-'))
-  const children: Child[] = []
+  const children: Array<Pick<Child, 'stop'>> = []
   const rows: Row[] = []
   const results: Record<string, unknown> = {}
   const cleanup = async (): Promise<void> => {
@@ -259,13 +262,48 @@ async function main (): Promise<void> {
       if (k.non2xx + k.errors > 0) rows.push({ scenario: sc, metric: 'kubegate non-2xx + errors', value: k.non2xx + k.errors, target: '0', met: false })
     }
     const T3 = [direct, bareT, kgT]
+    /** kubegate against the HAProxy reference (issue 15: >= 1.0x its req/s, p99 no worse). */
+    const haproxyRows = (sc: string, s: Record<string, Summary>): void => {
+      const k = s.kubegate as Summary
+      const h = s.haproxy as Summary
+      rows.push({ scenario: sc, metric: 'req/s | p50/p99 ms HAProxy (jwt_verify every request)', value: `${h.rps} | ${(h.p50Us / 1000).toFixed(2)}/${(h.p99Us / 1000).toFixed(2)}`, target: '', met: undefined })
+      rows.push({ scenario: sc, metric: 'kubegate/HAProxy req/s', value: r2(k.rps / h.rps), target: '>= 1.0', met: k.rps / h.rps >= 1 })
+      rows.push({ scenario: sc, metric: 'kubegate/HAProxy p99', value: r2(k.p99Us / h.p99Us), target: '<= 1.0', met: k.p99Us <= h.p99Us })
+      if (h.non2xx + h.errors > 0) rows.push({ scenario: sc, metric: 'HAProxy non-2xx + errors', value: h.non2xx + h.errors, target: '0', met: false })
+    }
+
+    /** HAProxy with jwt_verify on the same upstream, the same certificate towards wrk, pinned like kubegate. */
+    const startHaproxyTarget = async (): Promise<Target> => {
+      log(`bench: ${ensureHaproxy(log)}`)
+      const hp = await startHaproxy({
+        dir: tmp,
+        port: await freePort(),
+        upstreamPort: up.port,
+        caFile: pki.caFile,
+        issuer: issuer.url,
+        audience: 'kubegate',
+        publicKeyPem: issuer.publicKeyPem(),
+        serviceAccountToken: 'bench-service-account-token',
+        tls: { certFile: kgCert.certFile, keyFile: kgCert.keyFile },
+      })
+      children.push(hp)
+      // A reference that let forged tokens through would measure nothing: check both answers first.
+      const valid = await statusFor(hp.url, PATH, classTokens[0] as string, pki.caPem)
+      const forgedStatus = await statusFor(hp.url, PATH, makeForgedTokens({ ...spec, count: 1, tag: 'hap' })[0] as string, pki.caPem)
+      results.haproxyCheck = { valid, forged: forgedStatus }
+      rows.push({ scenario: '1 one user cached', metric: 'HAProxy answers a valid | a forged token', value: `${valid} | ${forgedStatus}`, target: '200 | 401', met: valid === 200 && forgedStatus === 401 })
+      if (valid !== 200 || forgedStatus !== 401) throw new Error(`haproxy reference misconfigured: valid ${valid}, forged ${forgedStatus}`)
+      return { name: 'haproxy', url: hp.url, upstreamCpu: CPU_LOAD, pids: () => [hp.pid], proxyCpus: CPU_PROXY }
+    }
 
     // ---------------------------------------------------------------- 1: one user, cached token
     if (ONLY.has('1')) {
       log('bench: scenario 1 (one user, cached token)')
-      const s = await compare(T3, () => oneFile)
+      const hapT = await startHaproxyTarget()
+      const s = await compare([...T3, hapT], () => oneFile)
       results.s1 = s
       ratioRows('1 one user cached', s, 0.95, 1.1)
+      haproxyRows('1 one user cached', s)
     }
     // ---------------------------------------------------------------- 2: classroom
     if (ONLY.has('2')) {

@@ -15,6 +15,8 @@ import { bindMetrics } from './metrics/sources.js'
 import type { OidcVerifier } from './oidc/verifier.js'
 import { ConfigReload } from './reload.js'
 import { createClientAddress } from './server/client-address.js'
+import { budgetedAuthentication } from './server/budgeted-authentication.js'
+import { buildFailedAuthBudget } from './server/failed-auth-budget.js'
 import { createRequestHandlers } from './server/handler.js'
 import { Listener } from './server/listener.js'
 import { createProbeRoutes, type ReadinessCheck } from './server/probes.js'
@@ -139,7 +141,10 @@ export async function start (config: Config, options: StartOptions = {}): Promis
 
   // What lives as long as the process.
   const sessions = createSessionRegistry()
-  const sharedState = createSharedState(config, { authenticator, sessions, logger, now })
+  const clientAddress = createClientAddress(config.server.trustedProxies)
+  const failedAuthBudget = buildFailedAuthBudget(config.server.failedAuthPerAddress, metrics.onFailedAuthBudgetExhausted, now)
+  const authenticateRequest = budgetedAuthentication(authenticator, failedAuthBudget, clientAddress)
+  const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest })
   const health = buildUpstreamHealth(config, upstream, token, logger)
   const refreshKeys = (): Promise<boolean> => authentication.current.verifier.refreshKeys()
   const login = buildLogin(config, { authenticator, refreshKeys, issuer: loginIssuer(authentication.current.loaded), sharedStore: sharedState.store, logger, stateStore: options.loginStateStore, now })
@@ -169,7 +174,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     localPrefixes: [...sharedState.localPrefixes, ...(options.localPrefixes ?? [])],
     onAccess: (r) => { metrics.onAccess(r); audit.current?.record(r); options.onAccess?.(r) },
     onAuthFailure: (f) => { metrics.onAuthFailure(f); options.onAuthFailure?.(f) },
-    clientAddress: createClientAddress(config.server.trustedProxies),
+    clientAddress,
+    failedAuthBudget,
     bareIdentity: benchBareIdentity(options, logger),
   }))
   bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, get checks () { return checks() }, health, sharedState, storeState: options.storeState })

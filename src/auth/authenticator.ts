@@ -36,6 +36,11 @@ export interface Authenticator {
    * Throws / rejects with a KubegateError.
    */
   authenticate: (token: string) => Authenticated | Promise<Authenticated>
+  /**
+   * The positive cache's verdict alone (counted as a hit), undefined when it holds none: never verifies and
+   * never throws. What a step in front of verification (the failed-authentication budget) lets through.
+   */
+  cached: (token: string) => Authenticated | undefined
   /** Drops cached verdicts matching the predicate (revocation). */
   evict: (predicate: (a: Authenticated) => boolean) => number
   readonly size: number
@@ -100,6 +105,11 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
         inflight.set(key, p)
       }
       return p
+    },
+    cached (token) {
+      const hit = positive.get(tokenHash(token))
+      if (hit !== undefined) stats.hits++
+      return hit
     },
     evict: (predicate) => positive.deleteWhere((a) => predicate(a)),
     get size () { return positive.size },

@@ -157,6 +157,7 @@ export function authenticationReadiness (current: Current<Authentication>): Read
 export function servingAuthenticator (current: Current<Authentication>): Authenticator {
   return {
     authenticate: (t) => current.current.authenticator.authenticate(t),
+    cached: (t) => current.current.authenticator.cached(t),
     evict: (p) => current.current.authenticator.evict(p),
     get size () { return current.current.authenticator.size },
     get stats () { return current.current.authenticator.stats },

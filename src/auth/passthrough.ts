@@ -9,7 +9,7 @@ import type { IssuerRoute } from './token-route.js'
  * verifies it as an OIDC token, which refuses anything foreign with 401, as before).
  */
 export function createPassthroughRoute (isIssuerToken: IssuerRoute, reviewer: TokenReviewer | undefined) {
-  return function passthrough (token: string): Promise<PassedThrough> | undefined {
+  return function passthrough (token: string): PassedThrough | Promise<PassedThrough> | undefined {
     if (reviewer === undefined || isIssuerToken(token)) return undefined
     return reviewer.review(token)
   }

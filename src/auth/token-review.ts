@@ -53,8 +53,13 @@ export interface TokenReviewerOptions {
 }
 
 export interface TokenReviewer {
-  /** Resolves the reviewed identity, or rejects: 401 (not accepted), 503/500 (could not ask). */
-  review: (token: string) => Promise<PassedThrough>
+  /**
+   * The reviewed identity: synchronously from the cache (no await on a hit, as for kubegate's own tokens), or
+   * a Promise. Throws / rejects: 401 (not accepted), 503/500 (could not ask).
+   */
+  review: (token: string) => PassedThrough | Promise<PassedThrough>
+  /** The cached identity for this token, without asking the apiserver. */
+  cached: (token: string) => PassedThrough | undefined
   evict: (predicate: (a: PassedThrough) => boolean) => number
   clear: () => void
   readonly size: number
@@ -137,7 +142,7 @@ class CachingTokenReviewer implements TokenReviewer {
     this.#negative = new LruCache<KubegateError>(options.maxEntries, this.#now)
   }
 
-  async review (token: string): Promise<PassedThrough> {
+  review (token: string): PassedThrough | Promise<PassedThrough> {
     const key = tokenHash(token)
     const hit = this.#positive.get(key)
     if (hit !== undefined) {
@@ -155,7 +160,11 @@ class CachingTokenReviewer implements TokenReviewer {
       p = this.#ask(token, key).finally(() => this.#inflight.delete(key))
       this.#inflight.set(key, p)
     }
-    return await p
+    return p
+  }
+
+  cached (token: string): PassedThrough | undefined {
+    return this.#positive.get(tokenHash(token))
   }
 
   evict (predicate: (a: PassedThrough) => boolean): number {

@@ -10,6 +10,8 @@ import type { TokenReviewer } from './token-review.js'
 export function withPassthrough (inner: Authenticator, route: PassthroughRoute, reviewer: TokenReviewer): Authenticator {
   return {
     authenticate: (token) => route(token) ?? inner.authenticate(token),
+    // A reviewed token is only ever in the reviewer's cache, one of ours only in ours.
+    cached: (token) => inner.cached(token) ?? reviewer.cached(token),
     evict: (predicate) => inner.evict(predicate) + reviewer.evict(predicate),
     get size () { return inner.size + reviewer.size },
     get stats () { return inner.stats },

@@ -181,6 +181,21 @@ export const SCHEMA = {
       flag: 'trusted-proxies',
       doc: 'CIDRs of proxies whose `X-Forwarded-For` is believed for the client address in logs (default: none).',
     },
+    failedAuthPerAddress: {
+      ratePerSecond: {
+        type: 'int',
+        default: 10,
+        min: 0,
+        doc: 'Failed token verifications a client address (IPv6: its /64) earns back per second; beyond its burst, tokens the cache does not hold get 429 before any signature check (0: off). Cached tokens are never refused (docs/operations.md, "Forged-token floods").',
+      },
+      burst: {
+        type: 'int',
+        default: 100,
+        min: 0,
+        doc: 'Failed token verifications a client address may have in a row, counting verifications still running (0: off).',
+      },
+      maxAddresses: { type: 'int', default: 10000, min: 1, doc: 'Client addresses tracked at once; beyond it the least recently charged is forgotten.' },
+    },
   },
   metrics: {
     listen: {

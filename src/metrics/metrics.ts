@@ -12,6 +12,8 @@ export interface KubegateMetrics {
   /** Per request, on the hot path: a few Map lookups and increments. */
   readonly onAccess: (r: AccessRecord) => void
   readonly onAuthFailure: (reason: string) => void
+  /** A client address used up its failed-authentication budget (its next unknown tokens get 429). */
+  readonly onFailedAuthBudgetExhausted: () => void
   readonly onJwksFetch: (ok: boolean) => void
   readonly onReload: (ok: boolean, at: number) => void
   readonly onAuditDropped: (n: number) => void
@@ -73,7 +75,7 @@ export const KNOWN_AUTH_OUTCOMES: ReadonlySet<string> = new Set([
   // request
   'no_token', 'token_too_large', 'duplicate_authorization', 'bad_subprotocol', 'identity_headers',
   // availability and admissions
-  'issuer_unavailable', 'busy', 'revoked', 'rate_limited', 'too_many_streams',
+  'issuer_unavailable', 'busy', 'revoked', 'rate_limited', 'too_many_streams', 'auth_failures_limited',
   // nested impersonation and token passthrough
   'impersonation_denied', 'impersonation_invalid', 'token_review_refused', 'review_timeout', 'review_unreachable',
   'review_failed', 'review_not_permitted', 'review_busy',
@@ -112,6 +114,7 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
       if (r.user !== undefined) auth.succeeded()
     },
     onAuthFailure: (reason) => { auth.failed(reason) },
+    onFailedAuthBudgetExhausted: () => { auth.addressOverBudget() },
     onJwksFetch: (ok) => { auth.jwksFetched(ok) },
     onReload: (ok, at) => { config.reloaded(ok, at) },
     onAuditDropped: (n) => { audit.dropped(n) },
@@ -161,10 +164,15 @@ class RequestMetrics {
   }
 }
 
-/** Authentication and admission outcomes by result, and fetches of the issuer's key set. */
+/**
+ * Authentication and admission outcomes by result, client addresses that ran out of failed-authentication
+ * budget, and fetches of the issuer's key set.
+ */
 class AuthenticationMetrics {
   readonly #outcomes = new FastCounter('kubegate_authentication_total',
     'Authentication and admission outcomes: "success" or the refusal reason.', ['result'])
+
+  readonly #overBudget: Counter
 
   readonly #success: CounterSeries
   readonly #jwksOk: Counter.Internal
@@ -172,6 +180,11 @@ class AuthenticationMetrics {
 
   constructor (registry: Registry) {
     registerFastMetric(registry, this.#outcomes)
+    this.#overBudget = new Counter({
+      name: 'kubegate_failed_auth_budget_exhausted_total',
+      help: 'Times a client address used up its failed-authentication budget (its refusals: kubegate_authentication_total{result="auth_failures_limited"}).',
+      registers: [registry],
+    })
     const jwksFetches = new Counter({
       name: 'kubegate_jwks_fetches_total',
       help: 'Fetches of the issuer\'s key set by result.',
@@ -191,6 +204,8 @@ class AuthenticationMetrics {
     const v = KNOWN_AUTH_OUTCOMES.has(reason) ? reason : 'other'
     this.#outcomes.series(v, [v]).inc()
   }
+
+  addressOverBudget (): void { this.#overBudget.inc() }
 
   jwksFetched (ok: boolean): void { (ok ? this.#jwksOk : this.#jwksFailed).inc() }
 }

@@ -14,7 +14,9 @@ import type { Forwarder, ForwardResult } from '../upstream/forwarder.js'
 import type { TokenSource } from '../upstream/token-source.js'
 import type { Tunneler, TunnelResult } from '../upstream/tunnel.js'
 import { AccessRecorder, nextRequestId } from './access.js'
+import { authenticateWithinBudget } from './budgeted-authentication.js'
 import { refuseClientIdentityHeaders } from './client-identity.js'
+import type { FailedAuthBudget } from './failed-auth-budget.js'
 import { checkHttpVersion, checkOriginForm, checkQueryCredentials, LocalRoutes } from './request-target.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Admission, AdmissionContext, ClientIdentityDecision, ClientIdentityStep, LocalHandler } from './stages.js'
@@ -45,6 +47,8 @@ export interface HandlerDeps {
   readonly onAuthFailure?: (failure: string) => void
   /** Client address for logs and X-Forwarded-For (trusted-proxy aware); defaults to the peer address. */
   readonly clientAddress?: (req: IncomingMessage) => string | undefined
+  /** Failed-authentication budget per client address (`server.failedAuthPerAddress`); undefined: off. */
+  readonly failedAuthBudget?: FailedAuthBudget | undefined
   /** @internal Benchmark bare pass-through (StartOptions.unsafeBenchBarePassThrough): skips authentication. */
   readonly bareIdentity?: Authenticated | undefined
 }
@@ -162,10 +166,17 @@ class RequestPipeline {
     return token
   }
 
-  /** Credential and authentication: synchronous on a cache hit, a Promise otherwise. Throws KubegateError. */
-  #authenticate (scan: ClientHeaders, subprotocolToken: string | undefined): Authenticated | Promise<Authenticated> {
-    if (this.#deps.bareIdentity !== undefined) return this.#deps.bareIdentity
-    return this.#deps.authentication.current.authenticator.authenticate(this.#credential(scan, subprotocolToken))
+  /**
+   * Credential and authentication: synchronous on a cache hit, a Promise otherwise; a token the cache does not
+   * hold goes through the client address's failed-authentication budget first. Throws KubegateError.
+   */
+  #authenticate (req: IncomingMessage, scan: ClientHeaders, subprotocolToken: string | undefined): Authenticated | Promise<Authenticated> {
+    const deps = this.#deps
+    if (deps.bareIdentity !== undefined) return deps.bareIdentity
+    const token = this.#credential(scan, subprotocolToken)
+    const authenticator = deps.authentication.current.authenticator
+    if (deps.failedAuthBudget === undefined) return authenticator.authenticate(token)
+    return authenticateWithinBudget(authenticator, token, deps.failedAuthBudget, this.#clientAddress, req)
   }
 
   /** The admissions, on the verified identity, in order; the first refusal wins. */
@@ -204,7 +215,7 @@ class RequestPipeline {
     const scan = scanClientHeaders(req.rawHeaders)
     let result: Authenticated | Promise<Authenticated>
     try {
-      result = this.#authenticate(scan, undefined)
+      result = this.#authenticate(req, scan, undefined)
     } catch (err) {
       return this.#refuse(req, res, id, start, toKubegateError(err), false, !scan.hasBody)
     }
@@ -300,7 +311,7 @@ class RequestPipeline {
     if (sub.kind === 'invalid') return this.#failUpgrade(req, socket, id, start, new KubegateError('KG_ERR_BAD_SUBPROTOCOL', sub.detail, { failure: 'bad_subprotocol' }))
     let result: Authenticated | Promise<Authenticated>
     try {
-      result = this.#authenticate(scan, sub.kind === 'token' ? sub.token : undefined)
+      result = this.#authenticate(req, scan, sub.kind === 'token' ? sub.token : undefined)
     } catch (err) {
       return this.#failUpgrade(req, socket, id, start, toKubegateError(err))
     }

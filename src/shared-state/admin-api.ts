@@ -16,7 +16,8 @@ export interface AdminApiOptions {
   /** Members may use the API; undefined: the API is off and answers 404. */
   readonly adminGroup: string | undefined
   /** The proxy's own authentication (same cache, same 401 rules). */
-  readonly authenticate: (token: string) => Authenticated | Promise<Authenticated>
+  /** The proxy's authentication step for this request's token (the failed-authentication budget included). */
+  readonly authenticate: (token: string, req: IncomingMessage) => Authenticated | Promise<Authenticated>
   /** The proxy's own admissions (a revoked or rate-limited admin is refused like anyone). */
   readonly admit: (auth: Authenticated) => KubegateError | undefined
   readonly revocations: RevocationList
@@ -173,7 +174,7 @@ export function createAdminApi (o: AdminApiOptions): LocalHandler {
 
   /** The proxy's authentication and admissions, then membership in the admin group. */
   const authorize = async (req: IncomingMessage, p: Preflight): Promise<Authenticated> => {
-    const auth = await o.authenticate(p.token)
+    const auth = await o.authenticate(p.token, req)
     const denied = o.admit(auth)
     if (denied !== undefined) throw denied
     if (p.identityHeader) throw new KubegateError('KG_ERR_IDENTITY_HEADERS', undefined, { failure: 'identity_headers' })

@@ -1,8 +1,9 @@
 // Shared state: the store, the revocation list, rate limits and the admin API, as the pieces start() plugs in.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
 import type { Logger } from 'pino'
-import type { Authenticator } from '../auth/authenticator.js'
+import type { Authenticated, Authenticator } from '../auth/authenticator.js'
 import type { Config } from '../config/load.js'
 import { parseHostPort } from '../config/load.js'
 import type { Admission, LocalHandler } from '../server/handler.js'
@@ -20,6 +21,11 @@ export interface SharedStateDeps {
   readonly sessions: SessionRegistry
   readonly logger: Logger
   readonly now?: () => number
+  /**
+   * How the admin API authenticates a request's token: the proxy's own step, so the failed-authentication
+   * budget covers it too. Default: the authenticator alone.
+   */
+  readonly authenticateRequest?: (token: string, req: IncomingMessage) => Authenticated | Promise<Authenticated>
   /** Use this store instead of the configured one (tests). */
   readonly store?: Store
 }
@@ -131,7 +137,7 @@ export function createSharedState (config: SharedConfig, deps: SharedStateDeps):
   const rateAdmission: Admission = (auth, ctx) => rateLimiter.check(auth, ctx)
   const admin = createAdminApi({
     adminGroup: config.admin.group,
-    authenticate: (token) => authenticator.authenticate(token),
+    authenticate: deps.authenticateRequest ?? ((token) => authenticator.authenticate(token)),
     admit: (auth) => revocations.check(auth) ?? rateLimiter.check(auth, { longRunning: false }),
     revocations,
     logger,

@@ -93,6 +93,19 @@ describe('authenticator: positive cache', () => {
     assert.deepEqual(auth.stats, { hits: 1, misses: 1, negativeHits: 0 })
   })
 
+  it('cached: the positive cache alone, never a verification and never the negative cache', async () => {
+    const { auth, fake } = setup()
+    fake.verdicts.set('t1', claims())
+    assert.equal(auth.cached('t1'), undefined)
+    assert.equal(auth.cached('bad'), undefined)
+    assert.equal(fake.calls.length, 0, 'cached() never verifies')
+    const a = await auth.authenticate('t1')
+    await settle(() => auth.authenticate('bad'))
+    assert.equal(auth.cached('t1'), a)
+    assert.equal(auth.cached('bad'), undefined, 'a negative verdict is not answered by cached()')
+    assert.deepEqual(auth.stats, { hits: 1, misses: 2, negativeHits: 0 })
+  })
+
   it('result carries identity, impersonation headers, and the token hash (never the token)', async () => {
     const { auth, fake } = setup()
     fake.verdicts.set('secret-token', claims({ groups: ['dev', 'ops'] }))

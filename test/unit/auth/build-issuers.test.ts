@@ -61,6 +61,7 @@ describe('buildAuthentication', () => {
         const identity = { user: 'system:serviceaccount:ci:bot', groups: [], uid: undefined, sub: 'bot', exp: 2_000_000_000, iat: undefined }
         return { identity, headers: [], tokenHash: 'r', keyId: undefined, passthrough: new ClientCredential(token) } satisfies PassedThrough
       },
+      cached: () => undefined,
       evict: () => 0,
       clear: () => {},
       size: 0,

@@ -18,6 +18,7 @@ function fakeReviewer (seen: string[]): TokenReviewer {
       seen.push(token)
       return { identity: { ...id, user: 'system:serviceaccount:ci:bot' }, headers: [], tokenHash: 'r', keyId: undefined, passthrough: new ClientCredential(token) } satisfies PassedThrough
     },
+    cached: () => undefined,
     evict: () => 2,
     clear: () => {},
     size: 3,
@@ -32,6 +33,7 @@ function fakeAuthenticator (seen: string[]): Authenticator {
       seen.push(token)
       return a
     },
+    cached: () => undefined,
     evict: () => 1,
     size: 5,
     stats: { hits: 0, misses: 0, negativeHits: 0 },

@@ -33,6 +33,7 @@ const authenticator: Authenticator = {
     if (token === 'fresh') return Promise.resolve(ALICE)
     throw new KubegateError('KG_ERR_BAD_TOKEN', undefined, { failure: 'bad_signature' })
   },
+  cached: (token) => token === 'cached' ? ALICE : undefined,
   evict: () => 0,
   size: 0,
   stats: { hits: 0, misses: 0, negativeHits: 0 },
