@@ -11,7 +11,7 @@
  * Layout on 2 cores (taskset): the proxy under test on CPU 0; the upstream and wrk on CPU 1. For direct
  * runs the upstream moves to CPU 0, so direct is not starved by sharing a core with wrk.
  *
- * Options: --quick, --only=1,2,3,4,5,6,7,w,micro, --rounds=N, --duration=S, --cpu-prof (kubegate
+ * Options: --quick, --only=1,2,3,4,5,6,7,w,a,micro, --rounds=N, --duration=S, --cpu-prof (kubegate
  * scenario 1 profile into bench/results/profiles/), --out=FILE.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -33,7 +33,7 @@ const flag = (name: string): string | undefined => {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : ''
 }
 const QUICK = flag('quick') !== undefined
-const ONLY = new Set((flag('only') ?? '1,2,3,4,5,6,7,w,micro').split(','))
+const ONLY = new Set((flag('only') ?? '1,2,3,4,5,6,7,w,a,micro').split(','))
 const ROUNDS = Number(flag('rounds') ?? (QUICK ? 1 : 3))
 const DURATION = Number(flag('duration') ?? (QUICK ? 1 : 6))
 const CPU_PROF = flag('cpu-prof') !== undefined
@@ -110,6 +110,38 @@ interface Target {
 
 interface Row { scenario: string, metric: string, value: number | string, target: string, met: boolean | undefined, note?: string }
 
+/**
+ * Scenario A's AuthenticationConfiguration: the bench issuer mapped with CEL (username, groups, a claim rule
+ * and a user rule) to the same identity the flags give, plus two more issuers its tokens are routed past. The
+ * same identity, so the same header lines upstream: a uid or extras would add lines (their cost is the wire's,
+ * whatever maps them).
+ */
+function threeIssuerConfig (issuerUrl: string, others: string[], caPem: string): string {
+  const ca = (indent: string): string => '|\n' + caPem.trim().split('\n').map((l) => indent + l).join('\n')
+  const other = (url: string): string => `  - issuer:
+      url: "${url}"
+      audiences: [kubegate]
+      certificateAuthority: ${ca('        ')}
+    claimMappings:
+      username: { claim: sub, prefix: "other:" }
+`
+  return `apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+jwt:
+${others.map(other).join('')}  - issuer:
+      url: "${issuerUrl}"
+      audiences: [kubegate]
+      certificateAuthority: ${ca('        ')}
+    claimValidationRules:
+      - expression: "claims.email_verified == true"
+    claimMappings:
+      username: { expression: "claims.email.lowerAscii()" }
+      groups: { expression: "claims.groups.filter(g, g != '')" }
+    userValidationRules:
+      - expression: "!user.username.startsWith('system:')"
+`
+}
+
 async function main (): Promise<void> {
   const t0 = Date.now()
   const tmp = mkdtempSync(join(tmpdir(), 'kubegate-bench-'))
@@ -144,11 +176,16 @@ async function main (): Promise<void> {
       metrics: { listen: '127.0.0.1:0' },
       log: { level: 'info' },
     })
-    const startKg = async (name: string, o: { bare?: boolean, workers?: number, execArgv?: string[] } = {}): Promise<{ child: Child, url: string, pids: number[] }> => {
+    const startKg = async (name: string, o: { bare?: boolean, workers?: number, execArgv?: string[], authenticationConfig?: string } = {}): Promise<{ child: Child, url: string, pids: number[] }> => {
       const port = await freePort()
       const specFile = join(tmp, `${name}.json`)
+      const t = tree(port)
+      if (o.authenticationConfig !== undefined) {
+        t.authentication = { configFile: o.authenticationConfig }
+        delete t.oidc
+      }
       writeFileSync(specFile, JSON.stringify({
-        tree: tree(port),
+        tree: t,
         workers: o.workers ?? 1,
         ...(o.bare === true ? { bare: { user: 'user0@example.com', groups: ['students', 'class-2025'] } } : {}),
       }))
@@ -274,6 +311,29 @@ async function main (): Promise<void> {
       const s = await compare(T3, () => classFile)
       results.s2 = s
       ratioRows('2 classroom 500', s, 0.92)
+    }
+    // ---------------------------------------------------------------- A: AuthenticationConfiguration, cached
+    if (ONLY.has('a')) {
+      log('bench: scenario A (classroom tokens, AuthenticationConfiguration with 3 issuers and CEL mappings vs --oidc-* flags)')
+      const others = await Promise.all([startTestIssuer({ pki, issuerPath: '/ci' }), startTestIssuer({ pki, issuerPath: '/tenant' })])
+      try {
+        const file = join(tmp, 'authentication.yaml')
+        writeFileSync(file, threeIssuerConfig(issuer.url, others.map((o) => o.url), pki.caPem))
+        const authn = await startKg('kg-authn', { authenticationConfig: file })
+        const authnT: Target = { name: 'kubegate-authn', url: authn.url, upstreamCpu: CPU_LOAD, pids: () => authn.pids, proxyCpus: CPU_PROXY }
+        const s = await compare([bareT, kgT, authnT], () => classFile)
+        const stats = await Promise.all([kg.child.ask<{ misses: number, hits: number }>({ type: 'stats' }), authn.child.ask<{ misses: number, hits: number }>({ type: 'stats' })])
+        results.sA = { ...s, cacheStats: { flags: stats[0], authn: stats[1] } }
+        const f = s.kubegate as Summary
+        const a = s['kubegate-authn'] as Summary
+        rows.push({ scenario: 'A authn config', metric: 'req/s flags | 3 issuers + CEL | bare', value: `${f.rps} | ${a.rps} | ${(s.bare as Summary).rps}`, target: '', met: undefined })
+        rows.push({ scenario: 'A authn config', metric: 'req/s 3 issuers + CEL / flags', value: r2(a.rps / f.rps), target: '>= 0.95', met: a.rps / f.rps >= 0.95 })
+        rows.push({ scenario: 'A authn config', metric: 'p99 ms flags | 3 issuers + CEL', value: `${(f.p99Us / 1000).toFixed(2)} | ${(a.p99Us / 1000).toFixed(2)}`, target: '', met: undefined })
+        if (a.non2xx + a.errors > 0) rows.push({ scenario: 'A authn config', metric: 'non-2xx + errors (3 issuers + CEL)', value: a.non2xx + a.errors, target: '0', met: false })
+        await authn.child.stop()
+      } finally {
+        await Promise.all(others.map((o) => o.close()))
+      }
     }
     // ---------------------------------------------------------------- 3: cold tokens
     if (ONLY.has('3')) {

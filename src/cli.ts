@@ -14,6 +14,7 @@ Usage:
   kubegate kubeconfig --public-url URL --issuer URL --client-id ID   kubeconfig with kubelogin
   kubegate revoke --user NAME [--server URL]                  revoke a user's tokens (docs/revocation.md)
   kubegate revocations list|delete ...                        see or lift revocations
+  kubegate rbac [--namespace NS] [settings as for serve]      the ClusterRole kubegate's ServiceAccount needs
   kubegate flags                                              list every flag with its YAML key
   kubegate help
 
@@ -24,6 +25,10 @@ type Command = (argv: string[]) => Promise<number>
 
 async function lazyCommand (name: string): Promise<Command | undefined> {
   switch (name) {
+    case 'rbac': {
+      const m = await import('./authn/cli.js')
+      return (argv) => m.runRbacCommand(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env })
+    }
     case 'classroom': {
       const m = await import('./classroom/cli.js')
       return (argv) => m.runClassroomCommand(argv, { stdout: process.stdout, stderr: process.stderr })

@@ -72,7 +72,7 @@ export interface Reloader {
 
 /** The files a configuration reads and that kubegate can reload without a restart. */
 export function reloadableFiles (config: Config, configFile: string | undefined): string[] {
-  const out = [configFile, config.tls.certFile, config.tls.privateKeyFile, config.oidc.caFile, config.upstream.caFile,
+  const out = [configFile, config.tls.certFile, config.tls.privateKeyFile, config.oidc.caFile, config.authentication.configFile, config.upstream.caFile,
     config.upstream.tokenFile, config.upstream.kubeconfig]
   return [...new Set(out.filter((f): f is string => f !== undefined).map((f) => resolve(f)))]
 }

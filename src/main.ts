@@ -2,6 +2,7 @@
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { Authenticated, Authenticator } from './auth/authenticator.js'
+import { loginIssuer } from './authn/from-config.js'
 import { authenticationReadiness, bareAuthenticated, buildAuthentication, servingAuthenticator, type Authentication } from './auth/build.js'
 import { buildReviews, type Reviews } from './authz/build.js'
 import type { Config } from './config/load.js'
@@ -107,7 +108,8 @@ interface Wiring {
   readonly health: UpstreamHealth
   readonly login: LoginRoutes | undefined
   readonly listener: Listener
-  readonly checks: readonly ReadinessCheck[]
+  /** The readiness checks now (one per issuer: a reload of the issuers changes the list). */
+  readonly checks: () => readonly ReadinessCheck[]
   readonly closing: { value: boolean }
   readonly reviews: Reviews
 }
@@ -145,17 +147,17 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest })
   const health = buildUpstreamHealth(config, upstream, token, logger)
   const refreshKeys = (): Promise<boolean> => authentication.current.verifier.refreshKeys()
-  const login = buildLogin(config, { authenticator, refreshKeys, sharedStore: sharedState.store, logger, stateStore: options.loginStateStore, now })
+  const login = buildLogin(config, { authenticator, refreshKeys, issuer: loginIssuer(authentication.current.loaded), sharedStore: sharedState.store, logger, stateStore: options.loginStateStore, now })
   const listener = new Listener(config, logger)
   const closing = { value: false }
-  const checks: ReadinessCheck[] = [
-    authenticationReadiness(authentication),
+  const otherChecks: ReadinessCheck[] = [
     upstreamReadiness(health),
     { name: 'shutdown', check: () => listener.shuttingDown || closing.value ? 'shutting down' : undefined },
     ...sharedState.readinessChecks,
     ...(options.readinessChecks ?? []),
   ]
-  const probeRoutes = createProbeRoutes(() => checks)
+  const checks = (): readonly ReadinessCheck[] => [...authenticationReadiness(authentication), ...otherChecks]
+  const probeRoutes = createProbeRoutes(checks)
 
   // The request pipeline: one for plain requests and upgrades (src/server/handler.ts).
   listener.attach(createRequestHandlers({
@@ -176,10 +178,10 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     failedAuthBudget,
     bareIdentity: benchBareIdentity(options, logger),
   }))
-  bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, checks, health, sharedState, storeState: options.storeState })
+  bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, get checks () { return checks() }, health, sharedState, storeState: options.storeState })
 
   // Start: issuer discovery, shared state, then the metrics listener and the proxy listener.
-  await authentication.current.verifier.start()
+  await authentication.current.issuers.start()
   await sharedState.start(config.store.timeoutMilliseconds * 8)
   const metricsServer = await startMetricsServer({ host: config.metrics.listen.host, port: config.metrics.listen.port, registry: metrics.registry, probes: probeRoutes, logger })
   const { url, port } = await listener.listen(config.listen.host, config.listen.port).catch(async (err: unknown) => {
@@ -187,7 +189,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     throw err
   })
   logger.info({
-    url, metrics: metricsServer.url, upstream: upstream.current.target.origin, upstreamSource: upstream.current.target.source, issuer: config.oidc.issuerUrl,
+    url, metrics: metricsServer.url, upstream: upstream.current.target.origin, upstreamSource: upstream.current.target.source,
+    issuers: authentication.current.issuers.router.issuers, authenticationSource: authentication.current.loaded.source,
     nestedImpersonation: config.impersonation.nested, tokenPassthrough: config.tokenPassthrough.enabled,
   }, 'kubegate listening')
   const wiring: Wiring = { config, logger, metrics, upstream, token, authentication, audit, sessions, sharedState, health, login, listener, checks, closing, reviews }
@@ -219,7 +222,7 @@ function running (w: Wiring, url: string, port: number, metricsServer: MetricsSe
     metrics: w.metrics,
     metricsServer,
     sharedState: w.sharedState,
-    isReady: () => w.checks.every((c) => c.check() === undefined),
+    isReady: () => w.checks().every((c) => c.check() === undefined),
     inflight: () => Math.max(0, listener.inflight - sessions.count('stream')),
     reload: (next) => reloader.reload(next),
     beginShutdown: () => { listener.beginShutdown() },
@@ -237,7 +240,7 @@ async function closeAll (w: Wiring, metricsServer: MetricsServer): Promise<void>
   w.health.close()
   await w.upstream.current.forwarder.destroy()
   await w.reviews.close()
-  await w.authentication.current.verifier.close()
+  await w.authentication.current.issuers.close()
   await w.login?.close()
   await w.sharedState.close()
   w.token.current.close()

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino'
 import { authenticationFingerprint, buildAuthentication, type Authentication } from './auth/build.js'
 import type { TokenReviewer } from './auth/token-review.js'
+import { loadAuthentication } from './authn/from-config.js'
 import type { Config } from './config/load.js'
 import { buildAudit, type AuditLog } from './log/audit.js'
 import type { KubegateMetrics } from './metrics/metrics.js'
@@ -93,15 +94,17 @@ export class ConfigReload {
       const up = t.upstream.current
       if (upstreamFingerprint(next, target) !== up.fingerprint) c.upstream = buildUpstream(next, target)
       if (tokenSourceChanged(next, target, this.#current, up.target)) c.token = buildTokenSource(next, target, t.logger)
-      if (authenticationFingerprint(next) !== t.authentication.current.fingerprint) {
-        c.authentication = buildAuthentication(next, { logger: t.logger, onJwksFetch: t.metrics.onJwksFetch, now: t.now, passthrough: t.passthrough })
+      // A bad AuthenticationConfiguration throws here (loadConfig has normally refused it already).
+      const loaded = loadAuthentication(next)
+      if (authenticationFingerprint(next, loaded) !== t.authentication.current.fingerprint) {
+        c.authentication = buildAuthentication(next, { logger: t.logger, onJwksFetch: t.metrics.onJwksFetch, now: t.now, passthrough: t.passthrough }, loaded)
         await checkUsable(c.authentication)
       }
       return c
     } catch (err) {
       await c.upstream?.forwarder.destroy()
       c.token?.close()
-      await c.authentication?.verifier.close()
+      await c.authentication?.issuers.close()
       throw err instanceof ReloadError ? err : new ReloadError((err as Error).message)
     }
   }
@@ -144,7 +147,7 @@ export class ConfigReload {
     }
     if (c.authentication !== undefined) {
       // Verdicts of the old settings are not carried over: a changed claim mapping must apply at once.
-      t.authentication.swap(c.authentication).verifier.close().catch(() => undefined)
+      t.authentication.swap(c.authentication).issuers.close().catch(() => undefined)
       changed.push('oidc')
     }
     if (next.log.level !== this.#current.log.level) {
@@ -176,8 +179,11 @@ export class ConfigReload {
 
 /** An issuer the new settings cannot reach would turn every request into a 401/503: refuse it. */
 async function checkUsable (a: Authentication): Promise<void> {
-  await a.verifier.start()
-  if (a.verifier.isReady()) return
-  const s = a.verifier.status()
-  throw new ReloadError(`new OIDC settings not usable: ${s.lastError ?? (!s.discovered ? 'discovery failed' : 'key set not loaded')}`)
+  // Every issuer of the new settings must be reachable: a typo in one URL must not take its users offline.
+  await a.issuers.start()
+  for (const [url, issuer] of a.issuers.router.entries()) {
+    if (issuer.verifier.isReady()) continue
+    const s = issuer.verifier.status()
+    throw new ReloadError(`new OIDC settings not usable: ${url}: ${s.lastError ?? (!s.discovered ? 'discovery failed' : 'key set not loaded')}`)
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { cases as accessLog } from './access-log.js'
+import { cases as authn } from './authn.js'
 import { cases as bearer } from './bearer.js'
 import { cases as cache } from './cache.js'
 import { cases as claims } from './claims.js'
@@ -36,6 +37,7 @@ export async function runMicro (o: { quick: boolean }): Promise<MicroResult[]> {
     ...requestInfo(),
     ...accessLog(),
     ...verify(token, publicKey, kid, issuer),
+    ...await authn(tokens),
   ]
   const out: MicroResult[] = []
   for (const c of all) out.push(await measure(c, o.quick ? 20 : 300))

@@ -1,4 +1,4 @@
-/** Who a request runs as upstream. Built only from verified token claims (src/claims/map.ts). */
+/** Who a request runs as upstream. Built only from verified token claims (src/authn/map-identity.ts). */
 export interface Identity {
   /** Impersonate-User: non-empty, trimmed, no control characters, no comma. */
   readonly user: string

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseDocument } from 'yaml'
+import { AuthenticationConfigError } from '../authn/field-error.js'
+import { readAuthenticationConfiguration } from '../authn/load.js'
 import { parseCidr } from '../server/client-address.js'
 import { flattenSchema, isField, SCHEMA, type FieldSpec, type FlatField, type SectionSpec } from './schema.js'
 
@@ -121,10 +123,48 @@ export function loadConfig (options: LoadOptions = {}): Config {
   }
   for (const [f, v, src] of flagValues) raw.set(f.path, { value: parseFlagValue(f, v, problems, src, raw), source: src })
 
+  validateAuthenticationSource(raw, problems)
   const config = buildSection(SCHEMA, [], raw, problems)
   validateSemantics(config as unknown as Config, problems)
   if (problems.length > 0) throw new ConfigError(problems)
   return deepFreeze(config) as unknown as Config
+}
+
+/** The `oidc` settings that describe one issuer: an AuthenticationConfiguration file describes its issuers instead. */
+export const ISSUER_KEYS = ['issuerUrl', 'clientId', 'caFile', 'usernameClaim', 'usernamePrefix', 'groupsClaim', 'groupsPrefix', 'uidClaim', 'signingAlgs', 'requiredClaims'] as const
+
+/**
+ * `--authentication-config` replaces the `--oidc-*` issuer flags: setting both is a start-up error, as in
+ * kube-apiserver ("authentication-config file and oidc-* flags are mutually exclusive"). The other `oidc`
+ * settings (clock skew, JWKS timing, token size, reserved identities, group cap) are kubegate's own and
+ * apply to every issuer of the file.
+ */
+function validateAuthenticationSource (raw: Raw, problems: string[]): void {
+  const file = raw.get('authentication.configFile')?.value
+  if (file === undefined || file === null || file === '') {
+    // Without the file, the flags describe the one issuer.
+    for (const key of ['issuerUrl', 'clientId'] as const) {
+      const v = raw.get(`oidc.${key}`)?.value
+      if (v === undefined || v === null || v === '') problems.push(`oidc.${key}: required`)
+    }
+    return
+  }
+  // The file is validated here, with the rest of the configuration: its problems are listed with the
+  // others and kubegate exits before listening; at reload a bad file refuses the reload the same way.
+  if (typeof file === 'string') {
+    try {
+      readAuthenticationConfiguration(file)
+    } catch (err) {
+      if (!(err instanceof AuthenticationConfigError)) throw err
+      for (const line of err.lines) problems.push(`authentication.configFile: ${line}`)
+    }
+  }
+  for (const key of ISSUER_KEYS) {
+    const entry = raw.get(`oidc.${key}`)
+    if (entry === undefined || entry.value === undefined || entry.value === null) continue
+    const flag = BY_PATH.get(`oidc.${key}`)?.flag ?? key
+    problems.push(`authentication.configFile: cannot be combined with oidc.${key} (--${flag}, from ${entry.source}): the file describes the issuers`)
+  }
 }
 
 function collectTree (node: unknown, spec: SectionSpec, path: string[], raw: Raw, problems: string[], source: string): void {

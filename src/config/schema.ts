@@ -31,9 +31,16 @@ export const SCHEMA = {
     certFile: { type: 'string', doc: 'Serving certificate (PEM). Without it kubegate serves plain HTTP, for loopback testing only.' },
     privateKeyFile: { type: 'string', secretFile: true, doc: 'Private key of the serving certificate (PEM).' },
   },
+  authentication: {
+    configFile: {
+      type: 'string',
+      flag: 'authentication-config',
+      doc: 'kube-apiserver `AuthenticationConfiguration` file (YAML or JSON; several issuers, CEL claim rules and mappings). Replaces the `oidc` issuer settings; reloaded on change.',
+    },
+  },
   oidc: {
-    issuerUrl: { type: 'string', required: true, doc: 'Issuer URL; must be https and equal the `iss` claim exactly.' },
-    clientId: { type: 'string', required: true, doc: 'Client id; tokens must carry it in `aud`.' },
+    issuerUrl: { type: 'string', doc: 'Issuer URL; must be https and equal the `iss` claim exactly. Required unless `authentication.configFile` is set.' },
+    clientId: { type: 'string', doc: 'Client id; tokens must carry it in `aud`. Required unless `authentication.configFile` is set.' },
     caFile: { type: 'string', doc: 'CA bundle for the issuer (default: the system roots).' },
     usernameClaim: { type: 'string', default: 'sub', doc: 'Claim used as the user name (Dex: `email`).' },
     usernamePrefix: {

@@ -62,11 +62,13 @@ export const KNOWN_SUBRESOURCES: ReadonlySet<string> = new Set([
 export const KNOWN_VERBS: ReadonlySet<string> = new Set([
   'get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection', 'post', 'put', 'head', 'options',
 ])
-/** `failure` strings of TokenFailure (src/oidc/jwt.ts), claims/map.ts, the handler and admissions. */
+/** `failure` strings of TokenFailure (src/oidc/jwt.ts), src/authn (mapping, routing), the handler and admissions. */
 export const KNOWN_AUTH_OUTCOMES: ReadonlySet<string> = new Set([
   'success',
   // token
   'malformed', 'alg_not_allowed', 'forbidden_header', 'unknown_kid', 'bad_signature', 'bad_issuer', 'bad_audience',
+  // the token's iss is none of the configured issuers (src/authn/issuer-set.ts)
+  'unknown_issuer',
   'expired', 'missing_exp', 'not_yet_valid', 'issued_in_future',
   // claims
   'bad_claims', 'reserved_identity',

@@ -15,6 +15,8 @@ export interface LoginDeps {
    * issuer's token endpoint, so its unknown `kid` means a real rotation, not a forged token.
    */
   readonly refreshKeys: () => Promise<boolean>
+  /** The issuer people sign in with (the flags' issuer, or an AuthenticationConfiguration's first); none: no login page. */
+  readonly issuer: { readonly issuerUrl: string, readonly clientId: string, readonly caPem: string | undefined } | undefined
   /** The shared store (revocations, rate limits); logins in progress go there when it is Redis. */
   readonly sharedStore: Store
   readonly logger: Logger
@@ -41,7 +43,8 @@ function readText (file: string | undefined): string | undefined {
 
 /**
  * The login page, on when `login.publicUrl` is set (undefined otherwise). The client id and issuer are the
- * proxy's own, so the ID token it hands out is exactly one the proxy accepts.
+ * proxy's own (with an AuthenticationConfiguration: the first issuer and its first audience), so the ID
+ * token it hands out is exactly one the proxy accepts.
  */
 export function buildLogin (config: Config, deps: LoginDeps): LoginRoutes | undefined {
   const l = config.login
@@ -50,13 +53,14 @@ export function buildLogin (config: Config, deps: LoginDeps): LoginRoutes | unde
   const clusterCaPem = l.caFile === '-' ? undefined : readText(l.caFile ?? config.tls.certFile)
   const secret = readText(l.clientSecretFile)?.replace(/\r?\n$/, '')
   if (secret === '') throw new Error('login.clientSecretFile: the file is empty')
+  if (deps.issuer === undefined) throw new Error('login.publicUrl: the login page needs an issuer (the AuthenticationConfiguration lists none)')
   return createLoginRoutes({
     publicUrl: l.publicUrl,
-    issuerUrl: config.oidc.issuerUrl,
-    clientId: config.oidc.clientId,
+    issuerUrl: deps.issuer.issuerUrl,
+    clientId: deps.issuer.clientId,
     clientSecret: secret,
     scopes: l.scopes,
-    issuerCaPem: readText(config.oidc.caFile),
+    issuerCaPem: deps.issuer.caPem,
     clusterCaPem,
     userNamespaceFromEmail: l.userNamespaceFromEmail,
     includeClientSecret: l.includeClientSecret,

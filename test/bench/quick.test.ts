@@ -27,7 +27,11 @@ describe('bench --quick', () => {
     const j = JSON.parse(readFileSync(out, 'utf8')) as { quick: boolean, rows: Row[], results: Record<string, any> }
     assert.equal(j.quick, true)
     const scenarios = new Set(j.rows.map((r) => r.scenario.split(' ')[0]))
-    for (const s of ['1', '2', '3', '4', '5', '6', '7', 'W']) assert.ok(scenarios.has(s), `scenario ${s} missing from the report`)
+    for (const s of ['1', '2', '3', '4', '5', '6', '7', 'W', 'A']) assert.ok(scenarios.has(s), `scenario ${s} missing from the report`)
+    // AuthenticationConfiguration (3 issuers, CEL): served, every answer 2xx, the token cache in use.
+    assert.ok(j.results.sA['kubegate-authn'].requests > 0)
+    assert.equal(j.results.sA['kubegate-authn'].non2xx, 0)
+    assert.ok(j.results.sA.cacheStats.authn.hits > 0)
     for (const k of ['s1', 's2', 's3']) {
       for (const t of ['direct', 'bare', 'kubegate']) {
         assert.ok(j.results[k][t].requests > 0, `${k} ${t}: no requests completed`)

@@ -34,8 +34,10 @@ export interface SignOptions {
 }
 
 export interface TestIssuer {
-  /** Exactly `https://127.0.0.1:<port>` — no trailing slash, as in the tokens' `iss`. */
+  /** Exactly `https://127.0.0.1:<port>` (plus `issuerPath`) — no trailing slash, as in the tokens' `iss`. */
   readonly url: string;
+  /** Where discovery is served: `<url>/.well-known/openid-configuration` unless `discoveryPath` moved it. */
+  readonly discoveryUrl: string;
   readonly caPem: string;
   readonly caFile: string;
   readonly clientId: 'kubegate';
@@ -80,6 +82,13 @@ export interface TestIssuerOptions {
   keyAlg?: 'RS256';
   /** Seconds in the `/keys` Cache-Control max-age (Dex default is derived from rotation; 600 here). */
   maxAge?: number;
+  /** Path of the issuer URL (`/tenant-b` gives `https://127.0.0.1:<port>/tenant-b`); keys live under it. */
+  issuerPath?: string;
+  /**
+   * Serve discovery only at this path (an AuthenticationConfiguration `discoveryURL`), not at
+   * `<url>/.well-known/openid-configuration`, which then answers 404.
+   */
+  discoveryPath?: string;
   /** Client secret `/token` requires (HTTP Basic, client id `kubegate`); any secret when absent. */
   clientSecret?: string;
 }
@@ -158,6 +167,11 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
     res.end(body);
   };
 
+  const prefix = opts.issuerPath ?? '';
+  const discoveryPath = opts.discoveryPath ?? `${prefix}/.well-known/openid-configuration`;
+  const routes = new Map([[discoveryPath, '/.well-known/openid-configuration'],
+    ...['/keys', '/keys-elsewhere', '/auth', '/token'].map((p): [string, string] => [`${prefix}${p}`, p])]);
+
   /** Dex with one approved user: straight back to the client with a code (and the state it sent). */
   const authorize = (req: IncomingMessage, res: ServerResponse): void => {
     const q = new URL(req.url ?? '/', 'https://issuer.invalid').searchParams;
@@ -208,7 +222,7 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = routes.get((req.url ?? '/').split('?')[0] ?? '/') ?? '(unknown)';
     paths.push(req.url ?? '');
     if (path === '/token' && req.method === 'POST') {
       redeem(req, res);
@@ -278,7 +292,7 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('issuer: no address');
-  url = `https://127.0.0.1:${address.port}`;
+  url = `https://127.0.0.1:${address.port}${prefix}`;
 
   const entry = (kid?: string): KeyEntry => {
     const k = keys.get(kid ?? currentKid);
@@ -319,6 +333,7 @@ export async function startTestIssuer(opts: TestIssuerOptions = {}): Promise<Tes
 
   return {
     get url() { return url; },
+    get discoveryUrl() { return `https://127.0.0.1:${address.port}${discoveryPath}`; },
     caPem: pki.caPem,
     caFile: pki.caFile,
     clientId: 'kubegate',
