@@ -43,8 +43,10 @@ function groups (a: CompiledJwtAuthenticator, claims: Claims, cel: CelClaims): s
   if (m.claim !== '') {
     if (!Object.hasOwn(claims, m.claim)) return []
     const v = claims[m.claim]
+    // Go's stringOrArray: `null` unmarshals into a nil slice, so the apiserver maps it to no groups.
+    if (v === null) return []
     const list = typeof v === 'string' ? [v] : v
-    // Go's stringOrArray accepts only a string or an array of strings (kubegate also refuses `null`).
+    // Otherwise only a string or an array of strings (an array holding `null` is refused, as json.Unmarshal does).
     if (!Array.isArray(list) || !list.every((g) => typeof g === 'string')) refuse(`groups claim ${m.claim} is neither a string nor an array of strings`)
     // kubegate: each group itself must be usable; the apiserver would keep "" (as the bare prefix).
     if (!list.every(isCleanValue)) refuse(`a group is empty, padded or has control characters (claim ${m.claim})`)
@@ -55,7 +57,8 @@ function groups (a: CompiledJwtAuthenticator, claims: Claims, cel: CelClaims): s
 
 function uid (a: CompiledJwtAuthenticator, claims: Claims, cel: CelClaims): string | undefined {
   const claim = a.config.claimMappings.uid.claim
-  if (claim !== '') return stringClaim(claims, claim, 'uid')
+  // `null` unmarshals into Go's "" (no uid, as the apiserver maps it); a missing claim refuses the token.
+  if (claim !== '') return Object.hasOwn(claims, claim) && claims[claim] === null ? undefined : stringClaim(claims, claim, 'uid')
   if (a.uid === undefined) return undefined
   const v = a.uid.evaluate(cel as ReadonlyMap<string, unknown>)
   if (typeof v !== 'string') refuse('uid claim expression must return a string')

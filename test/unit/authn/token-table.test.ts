@@ -59,6 +59,9 @@ const CASES: Case[] = [
   // uid
   { name: 'uid claim', config: cm({ uid: { claim: 'oid' } }), claims: { sub: 'a', oid: 'u-1' }, want: { user: 'a', uid: 'u-1' } },
   { name: 'uid claim missing refuses the token', config: cm({ uid: { claim: 'oid' } }), claims: { sub: 'a' }, want: { refused: /uid claim oid not present/ } },
+  { name: 'uid claim null means no uid (Go unmarshals null into "")', config: cm({ uid: { claim: 'oid' } }), claims: { sub: 'a', oid: null }, want: { user: 'a' } },
+  { name: 'groups claim null means no groups (Go unmarshals null into a nil slice)', config: cm({ groups: { claim: 'groups', prefix: '' } }), claims: { sub: 'a', groups: null }, want: { user: 'a', groups: [] } },
+  { name: 'groups claim holding null is refused', config: cm({ groups: { claim: 'groups', prefix: '' } }), claims: { sub: 'a', groups: ['dev', null] }, want: { refused: /neither a string nor an array of strings/ } },
   { name: 'uid claim not a string', config: cm({ uid: { claim: 'oid' } }), claims: { sub: 'a', oid: 7 }, want: { refused: /not a string/ } },
   { name: 'uid expression', config: cm({ uid: { expression: "'id-' + claims.sub" } }), claims: { sub: 'a' }, want: { user: 'a', uid: 'id-a' } },
   { name: 'uid expression returning "" means no uid', config: cm({ uid: { expression: "''" } }), claims: { sub: 'a' }, want: { user: 'a' } },
