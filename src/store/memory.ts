@@ -82,6 +82,7 @@ export class MemoryStore implements Store {
     const t = this.#now()
     return requests.map((r) => {
       const b = this.#refill(r.key, policy, t)
+      b.tokens = Math.max(-policy.burst, b.tokens - (r.spent ?? 0))
       const granted = Math.max(0, Math.min(r.want, Math.floor(b.tokens)))
       b.tokens -= granted
       return { granted, left: b.tokens }
