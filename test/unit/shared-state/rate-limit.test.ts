@@ -259,11 +259,14 @@ describe('rate limiter: a slow or unreachable Redis', () => {
       store: redis.store, logger, requestsPerSecond: 5, burst: 20, maxLongRunning: 0, exemptGroups: [], syncMs: 100,
       sessions: { count: () => 0 }, instanceId: String(i), now: () => t,
     }))
+    for (const rl of limiters) rl.start()
+    await turn()
     const start = t
     let admitted = 0
     try {
-      // 240 requests 2 ms apart, alternating: answered at once, then every answer held for 120 ms (the stall
-      // rule applies after 100), answered again, then every command timing out for 120 ms, answered again.
+      // 240 requests alternating, 2 ms apart: answered at once, then every answer held for 120 ms (the stall
+      // rule applies after 100), answered again; then, 20 ms apart, every command timing out for 1.2 s (each
+      // replica's share refills 3 tokens meanwhile); answered again.
       for (let i = 0; i < 240; i++) {
         if (i === 30) redis.set('slow')
         if (i === 90) redis.set('up')
@@ -271,13 +274,14 @@ describe('rate limiter: a slow or unreachable Redis', () => {
         if (i === 180) redis.set('up')
         if (limiters[i % 2]!.check(who('u'), ctx) === undefined) admitted++
         await turn()
-        t += 2
+        t += i >= 120 && i < 180 ? 20 : 2
       }
       // The window ends once every replica has been answered (what it admitted on its share is charged back).
       for (const rl of limiters) await rl.sync()
       const bound = 20 + 5 * (t - start) / 1000 + 2 * (leaseSize(20) + LEASE_CREDIT)
       assert.ok(admitted <= bound, `admitted ${admitted} > bound ${bound.toFixed(1)}`)
       assert.ok(admitted >= 20, `admitted only ${admitted}`)
+      assert.ok(limiters.every((rl) => rl.status().localAdmitted > 0), 'both admitted on their share')
       assert.ok(limiters.every((rl) => rl.status().uncharged === 0), 'all charged back')
     } finally {
       for (const rl of limiters) rl.close()
