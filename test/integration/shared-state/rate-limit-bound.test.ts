@@ -18,11 +18,16 @@ const RATE = 5
 const BURST = 20
 const REQUESTS = 120
 
-interface Round { admitted: number, limited: number, elapsedS: number, onShare: number, bound: number }
+interface Round { admitted: number, limited: number, refusedByLimiter: number, elapsedS: number, onShare: number, bound: number }
 
 /** Requests the replicas admitted on their local share so far (Redis out of reach). */
 function admittedOnShare (stacks: readonly Stack[]): number {
   return stacks.reduce((n, s) => n + s.kg.sharedState.rateLimiter.status().localAdmitted, 0)
+}
+
+/** Requests the replicas' rate limiters refused so far. */
+function refused (stacks: readonly Stack[]): number {
+  return stacks.reduce((n, s) => n + s.kg.sharedState.rateLimiter.status().limited, 0)
 }
 
 /** Fires `REQUESTS` requests one after another, alternating between the replicas, and counts what got in. */
@@ -30,6 +35,7 @@ async function round (stacks: readonly Stack[], token: string): Promise<Round> {
   let admitted = 0
   let limited = 0
   const share0 = admittedOnShare(stacks)
+  const refused0 = refused(stacks)
   const t0 = performance.now()
   for (let i = 0; i < REQUESTS; i++) {
     const r = await call((stacks[i % stacks.length] as Stack).kg.url + PATH, { token })
@@ -42,7 +48,7 @@ async function round (stacks: readonly Stack[], token: string): Promise<Round> {
   const elapsedS = (performance.now() - t0 + 2) / 1000
   const onShare = admittedOnShare(stacks) - share0
   const bound = BURST + RATE * elapsedS + stacks.length * (leaseSize(BURST) + LEASE_CREDIT) + onShare
-  return { admitted, limited, elapsedS, onShare, bound }
+  return { admitted, limited, refusedByLimiter: refused(stacks) - refused0, elapsedS, onShare, bound }
 }
 
 async function startReplicas (n: number, redisUrl: string): Promise<Stack[]> {
@@ -77,9 +83,11 @@ for (const replicas of [2, 3]) {
         const r = await round(stacks, token)
         t.diagnostic(`run ${run}: admitted ${r.admitted} of ${REQUESTS} in ${r.elapsedS.toFixed(3)} s, ${r.onShare} on a local share, bound ${r.bound.toFixed(1)}`)
         assert.ok(r.admitted <= r.bound, `admitted ${r.admitted} > bound ${r.bound.toFixed(1)} (${r.elapsedS.toFixed(3)} s)`)
-        // The lower side, generous: at least half the burst gets in.
-        assert.ok(r.admitted >= BURST / 2, `admitted only ${r.admitted}`)
+        // No lower side here: how many get in depends on how fast Redis answers (leases, credit and the
+        // share are all bounded above only); the unit tests check the lower side with a store they drive.
+        // Every 429 came from the rate limiter.
         assert.equal(r.admitted + r.limited, REQUESTS)
+        assert.equal(r.refusedByLimiter, r.limited)
       }
       // Whatever was admitted on a local share is charged to Redis once it answers.
       for (const s of stacks) await until(async () => s.kg.sharedState.rateLimiter.status(), (st) => st.mode === 'shared' && st.uncharged === 0, 8000, 'shared, all charged back')
