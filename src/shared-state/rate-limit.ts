@@ -51,6 +51,8 @@ interface Tracked {
   readonly lease: Lease
   /** The local bucket: the whole limit without Redis; this replica's share while Redis does not answer (dropped when it does). */
   local: LocalBucket | undefined
+  /** The share's bucket was made for Redis lost at this moment (a later loss makes a new one, from nothing). */
+  localFrom: number
   lastUsed: number
 }
 
@@ -224,7 +226,11 @@ export class RateLimiter {
     const n = this.#replicas
     const capacity = Math.max(1, this.#o.burst / n)
     const rate = this.#o.requestsPerSecond / n
-    entry.local ??= new LocalBucket(Math.min(capacity, Math.max(0, t - this.#lostSince(t)) * rate / 1000), t)
+    const from = this.#lostSince(t)
+    if (entry.local === undefined || entry.localFrom !== from) {
+      entry.local = new LocalBucket(Math.min(capacity, Math.max(0, t - from) * rate / 1000), t)
+      entry.localFrom = from
+    }
     if (!entry.local.take(t, capacity, rate)) return entry.local.retryAfter(rate)
     entry.lease.admittedLocally()
     this.#localAdmitted++
@@ -234,7 +240,8 @@ export class RateLimiter {
   /** Since when the shared bucket has been out of reach: the failed round, or the moment a top-up counted as stalled. */
   #lostSince (t: number): number {
     if (this.#syncOk && this.#o.store.state === 'up') return this.#syncStartedAt + Math.max(STALL_MS, this.#o.syncMs)
-    return this.#lostAt ?? t
+    this.#lostAt ??= t // the store went down and no round has noticed yet
+    return this.#lostAt
   }
 
   #setSyncOk (ok: boolean): void {
@@ -260,7 +267,7 @@ export class RateLimiter {
     let entry = this.#tracked.get(user)
     if (entry === undefined) {
       if (this.#tracked.size >= (this.#o.maxIdentities ?? 100_000)) this.#evict(t, true)
-      entry = { key: 'rl:' + hash('sha256', user, 'base64url'), lease: new Lease(), local: undefined, lastUsed: t }
+      entry = { key: 'rl:' + hash('sha256', user, 'base64url'), lease: new Lease(), local: undefined, localFrom: 0, lastUsed: t }
       this.#tracked.set(user, entry)
     }
     return entry

@@ -288,6 +288,33 @@ describe('rate limiter: a slow or unreachable Redis', () => {
     }
   })
 
+  it('each loss of Redis starts the share from nothing, not from what was left of the last one', async () => {
+    let t = 1_000_000
+    const redis = slowRedis(() => t, 2)
+    const rl = createRateLimiter({
+      store: redis.store, logger, requestsPerSecond: 5, burst: 20, maxLongRunning: 0, exemptGroups: [], syncMs: 100,
+      sessions: { count: () => 0 }, instanceId: 'a', now: () => t,
+    })
+    rl.start()
+    try {
+      await turn()
+      redis.set('down')
+      await rl.sync()
+      t += 4000
+      assert.equal(rl.check(who('u'), ctx), undefined, 'the share, full 4 s after Redis was lost')
+      redis.set('up')
+      await rl.sync()
+      assert.equal(rl.status().uncharged, 0)
+      redis.set('down') // lost again at once, before u sends anything while shared
+      await rl.sync()
+      assert.equal(rl.check(who('u'), ctx), undefined, 'the lease granted with the charge-back (2)')
+      assert.equal(rl.check(who('u'), ctx), undefined)
+      assert.equal(rl.check(who('u'), ctx)?.code, 'KG_ERR_RATE_LIMITED', 'the 9 tokens left of the last share are gone')
+    } finally {
+      rl.close()
+    }
+  })
+
   it('charges the share back: the shared level goes below zero and Retry-After counts the debt', async () => {
     let t = 1_000_000
     const redis = slowRedis(() => t, 2)
