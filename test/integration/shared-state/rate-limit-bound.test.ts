@@ -18,7 +18,7 @@ const RATE = 5
 const BURST = 20
 const REQUESTS = 120
 
-interface Round { admitted: number, limited: number, refusedByLimiter: number, elapsedS: number, onShare: number, bound: number }
+interface Round { requests: number, admitted: number, limited: number, refusedByLimiter: number, elapsedS: number, onShare: number, bound: number }
 
 /** Requests the replicas admitted on their local share so far (Redis out of reach). */
 function admittedOnShare (stacks: readonly Stack[]): number {
@@ -30,14 +30,18 @@ function refused (stacks: readonly Stack[]): number {
   return stacks.reduce((n, s) => n + s.kg.sharedState.rateLimiter.status().limited, 0)
 }
 
-/** Fires `REQUESTS` requests one after another, alternating between the replicas, and counts what got in. */
-async function round (stacks: readonly Stack[], token: string): Promise<Round> {
+/**
+ * Fires `requests` requests one after another, alternating between the replicas, and counts what got in;
+ * `before(i)` runs before request i (the stalled-Redis round pauses and resumes Redis there).
+ */
+async function round (stacks: readonly Stack[], token: string, requests = REQUESTS, before?: (i: number) => Promise<void>): Promise<Round> {
   let admitted = 0
   let limited = 0
   const share0 = admittedOnShare(stacks)
   const refused0 = refused(stacks)
   const t0 = performance.now()
-  for (let i = 0; i < REQUESTS; i++) {
+  for (let i = 0; i < requests; i++) {
+    await before?.(i)
     const r = await call((stacks[i % stacks.length] as Stack).kg.url + PATH, { token })
     if (r.status === 200) admitted++
     else if (r.status === 429) limited++
@@ -48,7 +52,7 @@ async function round (stacks: readonly Stack[], token: string): Promise<Round> {
   const elapsedS = (performance.now() - t0 + 2) / 1000
   const onShare = admittedOnShare(stacks) - share0
   const bound = BURST + RATE * elapsedS + stacks.length * (leaseSize(BURST) + LEASE_CREDIT) + onShare
-  return { admitted, limited, refusedByLimiter: refused(stacks) - refused0, elapsedS, onShare, bound }
+  return { requests, admitted, limited, refusedByLimiter: refused(stacks) - refused0, elapsedS, onShare, bound }
 }
 
 async function startReplicas (n: number, redisUrl: string): Promise<Stack[]> {
@@ -86,7 +90,7 @@ for (const replicas of [2, 3]) {
         // No lower side here: how many get in depends on how fast Redis answers (leases, credit and the
         // share are all bounded above only); the unit tests check the lower side with a store they drive.
         // Every 429 came from the rate limiter.
-        assert.equal(r.admitted + r.limited, REQUESTS)
+        assert.equal(r.admitted + r.limited, r.requests)
         assert.equal(r.refusedByLimiter, r.limited)
       }
       // Whatever was admitted on a local share is charged to Redis once it answers.
@@ -94,6 +98,35 @@ for (const replicas of [2, 3]) {
     })
 
     if (replicas === 2) {
+      it('Redis stalled (SIGSTOP) for 1.5 s mid-round: the same bound, counting the share; the share is charged back', async (t) => {
+        const token = await stacks[0]!.issuer.token({ email: 'stalled@example.com' })
+        let pausedAt: number | undefined
+        // Stalled from request 20 for 1.5 s (requests 10 ms apart meanwhile, at most 150), then answering again.
+        const stall = async (i: number): Promise<void> => {
+          if (i === 20) {
+            redis.pause()
+            pausedAt = performance.now()
+          }
+          if (pausedAt === undefined) return
+          if (performance.now() - pausedAt < 1500) {
+            await new Promise((resolve) => setTimeout(resolve, 10))
+            return
+          }
+          redis.resume()
+          pausedAt = undefined
+        }
+        let r: Round
+        try {
+          r = await round(stacks, token, 20 + 150 + 60, stall)
+        } finally {
+          redis.resume()
+        }
+        t.diagnostic(`stalled: admitted ${r.admitted} of ${r.requests} in ${r.elapsedS.toFixed(3)} s, ${r.onShare} on a local share, bound ${r.bound.toFixed(1)}`)
+        assert.ok(r.admitted <= r.bound, `admitted ${r.admitted} > bound ${r.bound.toFixed(1)} (${r.elapsedS.toFixed(3)} s)`)
+        assert.equal(r.admitted + r.limited, r.requests)
+        for (const s of stacks) await until(async () => s.kg.sharedState.rateLimiter.status(), (st) => st.mode === 'shared' && st.uncharged === 0, 8000, 'shared, all charged back')
+      })
+
       it('Redis down: each replica holds its share (burst and rate divided by the replicas), refilled since Redis was lost', async (t) => {
         for (const s of stacks) await until(async () => s.kg.sharedState.rateLimiter.status().replicas, (n) => n === replicas, 8000, 'replicas counted')
         await redis.kill()
