@@ -20,22 +20,33 @@ export function leaseSize (burst: number): number {
  * A replica admits a request only by spending a token it already took from the shared bucket (or, once, on
  * credit), so across all replicas the admissions over any window of t seconds stay within the shared bucket's
  * `burst + rate × t` plus what the replicas held or owed when the window began: at most
- * `replicas × (leaseSize + LEASE_CREDIT)`.
+ * `replicas × (leaseSize + LEASE_CREDIT)`. While the store does not answer, the replica admits on its local
+ * share instead; each of those admissions is recorded here (`admittedLocally`) and charged to the shared
+ * bucket with the next ask (`spent`), so the shared bucket pays for every request whoever admitted it.
  */
 export class Lease {
   /** Leased and unspent; negative: admitted on credit, not yet repaid. */
   #tokens = 0
-  /** The shared level from the last answer that could not fill the lease (known empty), else undefined. */
+  /** The shared level from the last answer that could not fill the lease (known empty; negative: a debt), else undefined. */
   #emptyLeft: number | undefined
-  /** Tokens asked for in the request on its way (0: none). */
+  /** Tokens asked for in the request on its way. */
   #asking = 0
+  /** A request to the store is on its way. */
+  #pending = false
+  /** Admitted on the local share, not yet charged to the shared bucket. */
+  #unpaid = 0
+  /** Admitted on the local share and charged in the request on its way. */
+  #charging = 0
 
   get tokens (): number { return this.#tokens }
-  get owes (): boolean { return this.#tokens < 0 }
+  /** Owes the shared bucket: a credit not yet repaid, or local-share admissions not yet charged. */
+  get owes (): boolean { return this.#tokens < 0 || this.#unpaid > 0 || this.#charging > 0 }
+  /** Local-share admissions not yet charged to the shared bucket (including those being charged). */
+  get uncharged (): number { return this.#unpaid + this.#charging }
   /** The last answer from the store could not fill the lease. */
   get knownEmpty (): boolean { return this.#emptyLeft !== undefined }
   /** A top-up is on its way. */
-  get asking (): boolean { return this.#asking > 0 }
+  get asking (): boolean { return this.#pending }
 
   /** Spends a leased token, or takes one on credit when none is left, credit remains and the bucket may hold more. */
   take (): boolean {
@@ -46,34 +57,52 @@ export class Lease {
     return false
   }
 
-  /** Down to half a lease (or owing) and nothing asked for yet: time to top up. */
+  /** Spends a leased token if one is left (no credit: while the store does not answer, credit could not be repaid). */
+  spendHeld (): boolean {
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
+
+  /** A request was admitted on the local share: to be charged to the shared bucket with the next ask. */
+  admittedLocally (): void {
+    this.#unpaid += 1
+  }
+
+  /** Down to half a lease, owing, or holding uncharged admissions, and nothing asked for yet: time to ask. */
   needsTopUp (size: number): boolean {
-    return this.#asking === 0 && this.#tokens <= Math.floor(size / 2)
+    return !this.#pending && (this.#tokens <= Math.floor(size / 2) || this.#unpaid > 0)
   }
 
   /** What to ask the store for: enough to repay any credit and fill the lease. Marks it asked. */
   ask (size: number): number {
+    this.#pending = true
     this.#asking = Math.max(0, size - Math.ceil(this.#tokens))
     return this.#asking
   }
 
-  /** The store's answer to `ask`. */
+  /** What to charge with the ask just made: the local-share admissions not charged yet. */
+  charge (): number {
+    this.#charging = this.#unpaid
+    this.#unpaid = 0
+    return this.#charging
+  }
+
+  /** The store's answer to `ask` (the charge was debited). */
   settle (granted: number, left: number): void {
     this.#tokens += granted
-    this.#emptyLeft = granted < this.#asking ? Math.max(0, left) : undefined
+    this.#emptyLeft = granted < this.#asking || left < 0 ? left : undefined
     this.#asking = 0
+    this.#charging = 0
+    this.#pending = false
   }
 
-  /** Hands the unspent leased tokens over (to the local bucket, while the store does not answer). */
-  drain (): number {
-    const n = Math.max(0, this.#tokens)
-    this.#tokens -= n
-    return n
-  }
-
-  /** The ask failed (store unreachable): nothing was granted as far as we know. */
+  /** The ask failed (store unreachable): nothing was granted or charged as far as we know; charge it next time. */
   abandon (): void {
     this.#asking = 0
+    this.#unpaid += this.#charging
+    this.#charging = 0
+    this.#pending = false
   }
 
   /** Whole seconds until the shared bucket holds a token again, as far as this replica knows (at least 1). */

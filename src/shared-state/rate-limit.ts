@@ -38,6 +38,10 @@ export interface RateLimitStatus {
   readonly lastSyncAt: number | undefined
   readonly syncFailures: number
   readonly limited: number
+  /** Requests admitted on the local share while the shared bucket was out of reach (each charged to it afterwards). */
+  readonly localAdmitted: number
+  /** Of those, the ones not yet charged to the shared bucket. */
+  readonly uncharged: number
 }
 
 /** What this replica knows about one identity. */
@@ -45,8 +49,10 @@ interface Tracked {
   /** The shared bucket's key: the user name is hashed (arbitrary bytes, any length). */
   readonly key: string
   readonly lease: Lease
-  /** The local bucket: the whole limit without Redis; this replica's share while Redis is unreachable (dropped when it is back). */
+  /** The local bucket: the whole limit without Redis; this replica's share while Redis does not answer (dropped when it does). */
   local: LocalBucket | undefined
+  /** The share's bucket was made for Redis lost at this moment (a later loss makes a new one, from nothing). */
+  localFrom: number
   lastUsed: number
 }
 
@@ -64,8 +70,11 @@ function rateLimited (retryAfter: number): KubegateError {
  * Per-identity token buckets; every decision is local and synchronous. Without Redis, one local bucket per
  * identity (`burst`, refilled at `rate`). With Redis, the bucket lives in Redis and each replica admits only
  * by spending tokens it has already leased from it (see `Lease` for the bound), topping a lease up as soon as
- * it runs low, without making the request wait. If Redis is unreachable each replica enforces its share of
- * the rate and burst (divided by the last known replica count) in a local bucket until Redis answers again.
+ * it runs low, without making the request wait. While Redis does not answer (a top-up unanswered for longer
+ * than max(100 ms, syncMs), or Redis unreachable) each replica first spends what it holds, then admits on its
+ * share of the rate (divided by the last known replica count), refilled from the moment it lost Redis and
+ * never more than its share of the burst; every request admitted on the share is charged to the shared bucket
+ * with the next answer. The bound over all of this: docs/design.md, "Shared rate limit: leases".
  */
 export class RateLimiter {
   readonly #o: RateLimiterOptions
@@ -81,6 +90,9 @@ export class RateLimiter {
   #syncOk: boolean
   #syncFailures = 0
   #limited = 0
+  #localAdmitted = 0
+  /** When the last round with the store failed or found it down (undefined while it works). */
+  #lostAt: number | undefined
   #syncing: Promise<void> | undefined
   #syncStartedAt = 0
   #syncAgain = false
@@ -121,6 +133,8 @@ export class RateLimiter {
       lastSyncAt: this.#lastSyncAt,
       syncFailures: this.#syncFailures,
       limited: this.#limited,
+      localAdmitted: this.#localAdmitted,
+      uncharged: this.#uncharged(),
     }
   }
 
@@ -136,7 +150,7 @@ export class RateLimiter {
         void this.#heartbeat()
         this.#syncSoon()
       } else {
-        this.#syncOk = false
+        this.#setSyncOk(false)
       }
     })
   }
@@ -194,18 +208,52 @@ export class RateLimiter {
     return rateLimited(retryAfter)
   }
 
-  /**
-   * Local take (no Redis, or Redis unreachable): 0 when admitted, else the Retry-After. The bucket starts full
-   * (the share) when the store is down; while a top-up is merely unanswered it starts with the unspent lease
-   * (at least one token), so a slow answer costs one token and the share of the rate, not another burst.
-   */
+  /** Local take (no Redis: the whole limit, the bucket starts full): 0 when admitted, else the Retry-After. */
   #takeLocal (entry: Tracked, t: number): number {
-    const n = this.#shareOf()
+    if (this.#shared) return this.#takeShare(entry, t)
+    const rate = this.#o.requestsPerSecond
+    entry.local ??= new LocalBucket(this.#o.burst, t)
+    return entry.local.take(t, this.#o.burst, rate) ? 0 : entry.local.retryAfter(rate)
+  }
+
+  /**
+   * Take while Redis does not answer: the tokens still leased first, then the share (burst and rate divided by
+   * the replicas), which refills from the moment Redis was lost, never from a fresh burst (the others may have
+   * spent it); each request admitted on the share is charged to the shared bucket with the next answer.
+   */
+  #takeShare (entry: Tracked, t: number): number {
+    if (entry.lease.spendHeld()) return 0
+    const n = this.#replicas
     const capacity = Math.max(1, this.#o.burst / n)
     const rate = this.#o.requestsPerSecond / n
-    const down = !this.#syncOk || this.#o.store.state !== 'up'
-    entry.local ??= new LocalBucket(down ? capacity : Math.min(capacity, Math.max(1, entry.lease.drain())), t)
-    return entry.local.take(t, capacity, rate) ? 0 : entry.local.retryAfter(rate)
+    const from = this.#lostSince(t)
+    if (entry.local === undefined || entry.localFrom !== from) {
+      entry.local = new LocalBucket(Math.min(capacity, Math.max(0, t - from) * rate / 1000), t)
+      entry.localFrom = from
+    }
+    if (!entry.local.take(t, capacity, rate)) return entry.local.retryAfter(rate)
+    entry.lease.admittedLocally()
+    this.#localAdmitted++
+    return 0
+  }
+
+  /** Since when the shared bucket has been out of reach: the failed round, or the moment a top-up counted as stalled. */
+  #lostSince (t: number): number {
+    if (this.#syncOk && this.#o.store.state === 'up') return this.#syncStartedAt + Math.max(STALL_MS, this.#o.syncMs)
+    this.#lostAt ??= t // the store went down and no round has noticed yet
+    return this.#lostAt
+  }
+
+  #setSyncOk (ok: boolean): void {
+    if (ok) this.#lostAt = undefined
+    else this.#lostAt ??= this.#now()
+    this.#syncOk = ok
+  }
+
+  #uncharged (): number {
+    let n = 0
+    for (const e of this.#tracked.values()) n += e.lease.uncharged
+    return n
   }
 
   /** Shared take: spends from the lease, and asks for more as soon as it runs low. 0 when admitted. */
@@ -215,19 +263,11 @@ export class RateLimiter {
     return ok ? 0 : entry.lease.retryAfter(this.#o.requestsPerSecond)
   }
 
-  /**
-   * Share when degraded: the divisor of burst and rate for the local bucket. 1 without Redis; while Redis is
-   * unreachable, the last known number of live replicas, so that together they stay within the limit.
-   */
-  #shareOf (): number {
-    return this.#shared ? this.#replicas : 1
-  }
-
   #track (user: string, t: number): Tracked {
     let entry = this.#tracked.get(user)
     if (entry === undefined) {
       if (this.#tracked.size >= (this.#o.maxIdentities ?? 100_000)) this.#evict(t, true)
-      entry = { key: 'rl:' + hash('sha256', user, 'base64url'), lease: new Lease(), local: undefined, lastUsed: t }
+      entry = { key: 'rl:' + hash('sha256', user, 'base64url'), lease: new Lease(), local: undefined, localFrom: 0, lastUsed: t }
       this.#tracked.set(user, entry)
     }
     return entry
@@ -251,26 +291,26 @@ export class RateLimiter {
   /** Sync: asks the store to top up every lease that is low and in use (or owes credit). */
   async #syncOnce (): Promise<void> {
     if (this.#o.store.state !== 'up') {
-      this.#syncOk = false
+      this.#setSyncOk(false)
       return
     }
     const batch = this.#leasesToTopUp(this.#now())
     if (batch.length === 0) {
-      this.#syncOk = true
+      this.#setSyncOk(true)
       return
     }
-    const asks = batch.map((e) => ({ key: e.key, want: e.lease.ask(this.#leaseSize) }))
+    const asks = batch.map((e) => ({ key: e.key, want: e.lease.ask(this.#leaseSize), spent: e.lease.charge() }))
     try {
       const grants = await this.#o.store.lease(asks, this.#policy)
       batch.forEach((e, i) => e.lease.settle(grants[i]?.granted ?? 0, grants[i]?.left ?? 0))
       this.#lastSyncAt = this.#now()
       if (!this.#syncOk) this.#o.logger.info('rate limits shared again')
-      this.#syncOk = true
+      this.#setSyncOk(true)
     } catch (err) {
       for (const e of batch) e.lease.abandon()
       this.#syncFailures++
       if (this.#syncOk) this.#o.logger.warn({ err: (err as Error).message }, 'rate-limit sync failed; enforcing the local share')
-      this.#syncOk = false
+      this.#setSyncOk(false)
     }
   }
 

@@ -81,18 +81,22 @@ export class MemoryStore implements Store {
     this.#check()
     const t = this.#now()
     return requests.map((r) => {
-      const b = this.#refill(r.key, policy, t)
+      const b = this.#refill(r.key, policy, t, r.spent ?? 0)
       const granted = Math.max(0, Math.min(r.want, Math.floor(b.tokens)))
       b.tokens -= granted
       return { granted, left: b.tokens }
     })
   }
 
-  /** The bucket at `key`, refilled up to time `t` (created full), its expiry renewed. */
-  #refill (key: string, policy: BucketPolicy, t: number): Bucket {
+  /**
+   * The bucket at `key`, refilled up to time `t` (created full) and debited `spent`, its expiry renewed. The
+   * debit comes off the refill before the cap: what was admitted elsewhere meanwhile used that refill.
+   */
+  #refill (key: string, policy: BucketPolicy, t: number, spent: number): Bucket {
     let b = this.#buckets.get(key)
     if (b === undefined || b.expiresAt <= t) b = { tokens: policy.burst, ts: t, expiresAt: 0 }
-    if (t > b.ts) b.tokens = Math.min(policy.burst, b.tokens + (t - b.ts) * policy.ratePerSecond / 1000)
+    const refilled = t > b.ts ? b.tokens + (t - b.ts) * policy.ratePerSecond / 1000 : b.tokens
+    b.tokens = Math.max(-policy.burst, Math.min(policy.burst, refilled - spent))
     b.ts = Math.max(t, b.ts)
     b.expiresAt = t + ttl(policy.ttlMs)
     this.#buckets.set(key, b)

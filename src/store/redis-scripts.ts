@@ -1,9 +1,12 @@
 // The Lua scripts behind the Redis store's atomic operations (token buckets, heartbeats, counters), run on the server's clock.
 import type { Redis } from 'ioredis'
 
-// Rate-limit leases on the server's clock (TIME), so replica clocks never matter: refills the bucket and takes
-// up to ARGV[3 + i] whole tokens, never more than it holds (never below 0: a debt would outlive the requests
-// that caused it and make Retry-After lie). Stored with full precision ('%.17g'). Returns granted, left per key.
+// Rate-limit leases on the server's clock (TIME), so replica clocks never matter: refills the bucket, debits
+// the requests the caller admitted on its local share (ARGV[3 + 2i]) from the refill before capping it at
+// the burst (they used what refilled while the caller could not reach Redis), so the level may go below 0,
+// never below -burst (a debt is repaid within (burst + 1) / rate seconds and Retry-After stays honest), then
+// takes up to ARGV[2 + 2i] whole tokens, never more than it holds (a grant never goes below 0). Stored with
+// full precision ('%.17g'). Returns granted, left per key.
 const LEASE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -16,8 +19,9 @@ for i = 1, #KEYS do
   local tokens = tonumber(v[1])
   local ts = tonumber(v[2])
   if tokens == nil or ts == nil then tokens = burst; ts = now end
-  if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate / 1000); ts = now end
-  local granted = math.max(0, math.min(tonumber(ARGV[3 + i]), math.floor(tokens)))
+  if now > ts then tokens = tokens + (now - ts) * rate / 1000; ts = now end
+  tokens = math.max(-burst, math.min(burst, tokens - tonumber(ARGV[3 + 2 * i])))
+  local granted = math.max(0, math.min(tonumber(ARGV[2 + 2 * i]), math.floor(tokens)))
   tokens = tokens - granted
   redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%d', ts))
   redis.call('PEXPIRE', KEYS[i], ttl)

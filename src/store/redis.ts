@@ -77,7 +77,7 @@ export class RedisStore implements Store {
     for (let i = 0; i < requests.length; i += MAX_BATCH) {
       const chunk = requests.slice(i, i + MAX_BATCH)
       const res = await this.#scripts.kgLease(chunk.length, ...chunk.map((r) => this.#prefix + r.key),
-        policy.ratePerSecond, policy.burst, Math.ceil(policy.ttlMs), ...chunk.map((r) => r.want)).catch(this.#fail)
+        policy.ratePerSecond, policy.burst, Math.ceil(policy.ttlMs), ...chunk.flatMap((r) => [r.want, r.spent ?? 0])).catch(this.#fail)
       for (let j = 0; j < res.length; j += 2) out.push({ granted: Number(res[j]), left: Number(res[j + 1]) })
     }
     return out

@@ -15,16 +15,21 @@ export interface BucketPolicy {
   readonly ttlMs: number
 }
 
-/** Asks a shared bucket for up to `want` whole tokens (a rate-limit lease). */
+/** Asks a shared bucket for up to `want` whole tokens (a rate-limit lease), after charging it `spent`. */
 export interface LeaseRequest {
   readonly key: string
   readonly want: number
+  /**
+   * Requests the caller admitted without a leased token (on its local share while the store did not answer),
+   * debited before the grant: the level may go below zero, never below `-burst`. 0 when absent.
+   */
+  readonly spent?: number
 }
 
 export interface LeaseGrant {
   /** Whole tokens taken from the bucket for the caller (0 to `want`). */
   readonly granted: number
-  /** The bucket's level after the grant (may be fractional). */
+  /** The bucket's level after the debit and the grant (may be fractional; negative while a debit is repaid). */
   readonly left: number
 }
 
@@ -43,9 +48,9 @@ export interface Store {
   /** Atomic add; the key expires `ttlMs` after its last increment. Returns the new value. */
   incr: (key: string, by: number, ttlMs: number) => Promise<number>
   /**
-   * Atomically refills token buckets with the store's own clock (so replicas' clocks do not matter) and takes
-   * from each up to `want` whole tokens, never more than it holds (never below 0). Returns what was granted
-   * and what is left, in order.
+   * Atomically refills token buckets with the store's own clock (so replicas' clocks do not matter), debits
+   * each by `spent` (down to `-burst` at most) and takes up to `want` whole tokens, never more than it holds
+   * (a grant never takes the level below 0). Returns what was granted and what is left, in order.
    */
   lease: (requests: readonly LeaseRequest[], policy: BucketPolicy) => Promise<LeaseGrant[]>
   /** Marks `member` alive in the group `key` for `ttlMs`; returns how many members are alive. */

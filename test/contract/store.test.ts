@@ -129,6 +129,28 @@ for (const kind of kinds) {
       assert.equal(c?.granted, 0, 'an empty bucket grants nothing and does not go below zero')
     })
 
+    it('debits what was spent without a lease: below zero, never below -burst, repaid by the refill', async () => {
+      const policy = { ratePerSecond: 0.001, burst: 5, ttlMs: 10_000 }
+      const [a] = await store.lease([{ key: 'd:x', want: 1, spent: 3 }], policy)
+      assert.equal(a?.granted, 1, '5 - 3 = 2 whole tokens, 1 asked for')
+      assert.ok(a !== undefined && a.left >= 1 && a.left < 1.01, `1 left, got ${a?.left}`)
+      const [b] = await store.lease([{ key: 'd:x', want: 2, spent: 3 }], policy)
+      assert.equal(b?.granted, 0, 'nothing while in debt')
+      assert.ok(b !== undefined && b.left >= -2 && b.left < -1.99, `-2 left, got ${b?.left}`)
+      const [c] = await store.lease([{ key: 'd:x', want: 0, spent: 100 }], policy)
+      assert.ok(c !== undefined && c.left >= -5 && c.left < -4.99, `never below -burst, got ${c?.left}`)
+    })
+
+    it('debits what was spent from the refill before capping it at the burst (it used that refill)', async () => {
+      const policy = { ratePerSecond: 10, burst: 5, ttlMs: 10_000 }
+      const [a] = await store.lease([{ key: 'd:r', want: 5 }], policy)
+      assert.equal(a?.granted, 5)
+      await sleep(600)
+      // At least 6 tokens refilled (capped at 5 on their own); 3 admitted elsewhere meanwhile come off the 6.
+      const [b] = await store.lease([{ key: 'd:r', want: 0, spent: 3 }], policy)
+      assert.ok(b !== undefined && b.left >= 3 && b.left <= 5, `3 to 5 left, got ${b?.left}`)
+    })
+
     it('grants each token once under concurrent leases', async () => {
       const policy = { ratePerSecond: 0.001, burst: 50, ttlMs: 10_000 }
       const grants = await Promise.all(Array.from({ length: 40 }, () => store.lease([{ key: 'l:shared', want: 2 }], policy)))

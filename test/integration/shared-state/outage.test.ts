@@ -62,10 +62,12 @@ describe('Redis outage', { skip: !hasRedis() }, () => {
     await until(async () => a.kg.sharedState.store.state, (s) => s === 'down', 3000, 'store down')
     const killedAt = Date.now()
 
-    // Answered, each well within the Redis timeout: nothing on the request path waits for Redis.
+    // Answered, each well within the Redis timeout: nothing on the request path waits for Redis. Admitted on
+    // what the replica still holds leased, then on its share, which refills from the moment Redis was lost
+    // (never a fresh burst: docs/design.md, "Shared rate limit: leases"), so a quick series may see 429.
     for (let i = 0; i < 10; i++) {
       const r = await call(a.kg.url + PODS, { token: user })
-      assert.equal(r.status, 200)
+      assert.ok(r.status === 200 || r.status === 429, `status ${r.status}`)
       assert.ok(r.ms < 500, `answered in ${r.ms.toFixed(1)} ms`)
     }
     assert.equal((await call(a.kg.url + PODS, { token: revoked })).status, 401, 'the last-known list still applies')
@@ -82,7 +84,7 @@ describe('Redis outage', { skip: !hasRedis() }, () => {
     assert.ok(post.ms < 500)
 
     // Unconfirmed beyond maxStalenessSeconds: fail closed.
-    const stale = await until(() => call(a.kg.url + PODS, { token: user }), (r) => r.status !== 200, 6000, 'fail closed')
+    const stale = await until(() => call(a.kg.url + PODS, { token: user }), (r) => r.status === 503, 6000, 'fail closed')
     assert.ok(Date.now() - killedAt >= 1500, 'not before the bound (the list was confirmed up to ~1 s before the kill)')
     assert.equal(stale.status, 503)
     assert.equal(stale.headers['retry-after'], '5')
@@ -94,9 +96,12 @@ describe('Redis outage', { skip: !hasRedis() }, () => {
 
     await redis.restart()
     await until(() => call(a.kg.url + '/readyz?verbose'), (r) => r.status === 200 && r.headers['x-kubegate-degraded'] === undefined, 8000, 'ready again')
-    assert.equal((await call(a.kg.url + PODS, { token: user })).status, 200)
+    // What the user was admitted on the share during the outage (this test polled it) is charged to the
+    // restarted Redis, whose bucket for the user starts full: admitted again once that debt is repaid, within
+    // (burst + 1) / rate = ~2 s.
+    await until(() => call(a.kg.url + PODS, { token: user }), (r) => r.status === 200, 5000, 'admitted again')
     assert.equal((await call(a.kg.url + PODS, { token: revoked })).status, 401)
-    await until(async () => a.kg.sharedState.rateLimiter.status().mode, (m) => m === 'shared', 3000, 'shared rate limits')
+    await until(async () => a.kg.sharedState.rateLimiter.status(), (st) => st.mode === 'shared' && st.uncharged === 0, 3000, 'shared rate limits, the share charged back')
 
     // The restarted Redis came back empty; the replica wrote back what it knew, so a new replica sees it.
     b = await startStack({ config: config(redis.url), peers: { issuer: a.issuer, apiserver: a.apiserver } })

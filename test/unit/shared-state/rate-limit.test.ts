@@ -46,8 +46,9 @@ describe('rate limiter', () => {
     assert.equal(rl.status().mode, 'off')
   })
 
-  it('shared: admits from leases taken from the store; store down: enforces the local share', async () => {
-    const mem = createMemoryStore()
+  it('shared: admits from leases taken from the store; store down: enforces the local share, charged back', async () => {
+    let t = 1_000_000
+    const mem = createMemoryStore({ now: () => t })
     let state: StoreState = 'up'
     const listeners: Array<(s: StoreState) => void> = []
     // A Redis-kind store over the memory implementation, whose reachability the test controls.
@@ -61,7 +62,7 @@ describe('rate limiter', () => {
     }
     const rl = createRateLimiter({
       store, logger, requestsPerSecond: 1, burst: 8, maxLongRunning: 0, exemptGroups: [], syncMs: 1000,
-      sessions: { count: () => 0 }, instanceId: 'i',
+      sessions: { count: () => 0 }, instanceId: 'i', now: () => t,
     })
     rl.start()
     try {
@@ -80,9 +81,20 @@ describe('rate limiter', () => {
       await rl.sync()
       assert.equal(rl.status().mode, 'local-share')
       const b = who('fresh')
+      assert.equal(rl.check(b, { longRunning: false })?.code, 'KG_ERR_RATE_LIMITED', 'no fresh burst: the others may have spent it')
+      t += 8000 // the share refills from the moment Redis was lost: 1/s over 4 replicas, up to 8 / 4
       assert.equal(rl.check(b, { longRunning: false }), undefined)
       assert.equal(rl.check(b, { longRunning: false }), undefined)
       assert.equal(rl.check(b, { longRunning: false })?.code, 'KG_ERR_RATE_LIMITED', 'burst 8 shared by 4 replicas: 2 here')
+      assert.equal(rl.status().localAdmitted, 2)
+      assert.equal(rl.status().uncharged, 2)
+      state = 'up'
+      for (const l of listeners) l('up')
+      await rl.sync()
+      assert.equal(rl.status().mode, 'shared')
+      assert.equal(rl.status().uncharged, 0)
+      const [level] = await mem.lease([{ key: 'rl:' + hash('sha256', 'fresh', 'base64url'), want: 0 }], { ratePerSecond: 1, burst: 8, ttlMs: 60_000 })
+      assert.equal(level?.left, 4, 'a full bucket (8), less the 2 admitted on the share, less a lease of 2')
     } finally {
       rl.close()
     }
@@ -202,4 +214,139 @@ describe('rate limiter: the shared bound', () => {
       }
     })
   }
+})
+
+/**
+ * Replicas over one memory store standing in for Redis, whose answers the test holds (`slow`: each lease is
+ * answered, and executed, only when the test releases it) or refuses (`down`: a command timeout, as ioredis
+ * reports one on a stalled server), with the clock driven by the test.
+ */
+function slowRedis (now: () => number, replicas: number) {
+  const mem = createMemoryStore({ now })
+  let mode: 'up' | 'slow' | 'down' = 'up'
+  let held: Array<() => void> = []
+  const store: Store = {
+    ...storeMethods(mem),
+    kind: 'redis',
+    get state () { return mode === 'down' ? 'down' as const : 'up' as const },
+    heartbeat: async () => replicas,
+    lease: async (r, p) => {
+      if (mode === 'slow') await new Promise<void>((resolve) => held.push(resolve))
+      if (mode === 'down') throw new Error('Command timed out')
+      return await mem.lease(r, p)
+    },
+  }
+  return {
+    mem,
+    store,
+    set (m: 'up' | 'slow' | 'down'): void {
+      mode = m
+      if (m === 'slow') return
+      for (const release of held) release()
+      held = []
+    },
+  }
+}
+
+describe('rate limiter: a slow or unreachable Redis', () => {
+  const ctx = { longRunning: false }
+  const turn = async (): Promise<void> => { await new Promise((r) => setImmediate(r)) }
+
+  it('stalls and command timeouts never turn into admissions beyond burst + rate × t + replicas × (lease + 1)', async () => {
+    let t = 1_000_000
+    const redis = slowRedis(() => t, 2)
+    const limiters = [0, 1].map((i) => createRateLimiter({
+      store: redis.store, logger, requestsPerSecond: 5, burst: 20, maxLongRunning: 0, exemptGroups: [], syncMs: 100,
+      sessions: { count: () => 0 }, instanceId: String(i), now: () => t,
+    }))
+    for (const rl of limiters) rl.start()
+    await turn()
+    const start = t
+    let admitted = 0
+    try {
+      // 240 requests alternating, 2 ms apart: answered at once, then every answer held for 120 ms (the stall
+      // rule applies after 100), answered again; then, 20 ms apart, every command timing out for 1.2 s (each
+      // replica's share refills 3 tokens meanwhile); answered again.
+      for (let i = 0; i < 240; i++) {
+        if (i === 30) redis.set('slow')
+        if (i === 90) redis.set('up')
+        if (i === 120) redis.set('down')
+        if (i === 180) redis.set('up')
+        if (limiters[i % 2]!.check(who('u'), ctx) === undefined) admitted++
+        await turn()
+        t += i >= 120 && i < 180 ? 20 : 2
+      }
+      // The window ends once every replica has been answered (what it admitted on its share is charged back).
+      for (const rl of limiters) await rl.sync()
+      const bound = 20 + 5 * (t - start) / 1000 + 2 * (leaseSize(20) + LEASE_CREDIT)
+      assert.ok(admitted <= bound, `admitted ${admitted} > bound ${bound.toFixed(1)}`)
+      assert.ok(admitted >= 20, `admitted only ${admitted}`)
+      assert.ok(limiters.every((rl) => rl.status().localAdmitted > 0), 'both admitted on their share')
+      assert.ok(limiters.every((rl) => rl.status().uncharged === 0), 'all charged back')
+    } finally {
+      for (const rl of limiters) rl.close()
+    }
+  })
+
+  it('each loss of Redis starts the share from nothing, not from what was left of the last one', async () => {
+    let t = 1_000_000
+    const redis = slowRedis(() => t, 2)
+    const rl = createRateLimiter({
+      store: redis.store, logger, requestsPerSecond: 5, burst: 20, maxLongRunning: 0, exemptGroups: [], syncMs: 100,
+      sessions: { count: () => 0 }, instanceId: 'a', now: () => t,
+    })
+    rl.start()
+    try {
+      await turn()
+      redis.set('down')
+      await rl.sync()
+      t += 4000
+      assert.equal(rl.check(who('u'), ctx), undefined, 'the share, full 4 s after Redis was lost')
+      redis.set('up')
+      await rl.sync()
+      assert.equal(rl.status().uncharged, 0)
+      redis.set('down') // lost again at once, before u sends anything while shared
+      await rl.sync()
+      assert.equal(rl.check(who('u'), ctx), undefined, 'the lease granted with the charge-back (2)')
+      assert.equal(rl.check(who('u'), ctx), undefined)
+      assert.equal(rl.check(who('u'), ctx)?.code, 'KG_ERR_RATE_LIMITED', 'the 9 tokens left of the last share are gone')
+    } finally {
+      rl.close()
+    }
+  })
+
+  it('charges the share back: the shared level goes below zero and Retry-After counts the debt', async () => {
+    let t = 1_000_000
+    const redis = slowRedis(() => t, 2)
+    const policy = { ratePerSecond: 5, burst: 20, ttlMs: 60_000 }
+    const key = 'rl:' + hash('sha256', 'u', 'base64url')
+    const rl = createRateLimiter({
+      store: redis.store, logger, requestsPerSecond: 5, burst: 20, maxLongRunning: 0, exemptGroups: [], syncMs: 100,
+      sessions: { count: () => 0 }, instanceId: 'a', now: () => t,
+    })
+    rl.start()
+    try {
+      await turn()
+      assert.equal(rl.status().replicas, 2)
+      assert.equal(rl.check(who('u'), ctx), undefined, 'credit')
+      await rl.sync()
+      redis.set('down')
+      await rl.sync()
+      t += 4000 // the share (10 of the burst, 2.5/s) is full again 4 s after Redis was lost
+      let admitted = 0
+      while (rl.check(who('u'), ctx) === undefined) admitted++
+      assert.equal(admitted, 2 + 10, 'the lease left (2), then the share (10)')
+      // Meanwhile another replica, which still reached Redis, spent the whole bucket.
+      await redis.mem.lease([{ key, want: 20 }], policy)
+      redis.set('up')
+      await rl.sync()
+      const refused = rl.check(who('u'), ctx)
+      assert.equal(refused?.code, 'KG_ERR_RATE_LIMITED')
+      assert.equal(refused?.retryAfter, Math.ceil((1 + 10) / 5), 'the shared bucket owes the 10 admitted on the share')
+      const [level] = await redis.mem.lease([{ key, want: 0 }], policy)
+      assert.equal(level?.left, -10)
+    } finally {
+      rl.close()
+    }
+  })
 })

@@ -21,13 +21,20 @@ describe('redis scripts', { skip: !hasRedis() && 'no redis-server' }, () => {
   })
 
   it('kgLease: a new bucket starts full, grants whole tokens in order, never goes below 0, and expires when idle', async () => {
-    // A refill rate of 0 keeps the arithmetic independent of the server's clock between calls.
+    // A refill rate of 0 keeps the arithmetic independent of the server's clock between calls. Per key: want, spent.
     const policy = [0, 10, 60_000] as const
-    assert.deepEqual(await scripts.kgLease(2, 'b:1', 'b:2', ...policy, 3, 0), ['3', '7.000000', '0', '10.000000'])
-    assert.deepEqual(await scripts.kgLease(1, 'b:1', ...policy, 100), ['7', '0.000000'], 'only what the bucket holds')
-    assert.deepEqual(await scripts.kgLease(1, 'b:1', ...policy, 1), ['0', '0.000000'], 'no debt, nothing granted')
+    assert.deepEqual(await scripts.kgLease(2, 'b:1', 'b:2', ...policy, 3, 0, 0, 0), ['3', '7.000000', '0', '10.000000'])
+    assert.deepEqual(await scripts.kgLease(1, 'b:1', ...policy, 100, 0), ['7', '0.000000'], 'only what the bucket holds')
+    assert.deepEqual(await scripts.kgLease(1, 'b:1', ...policy, 1, 0), ['0', '0.000000'], 'a grant never goes below 0')
     const pttl = await client.pttl('b:1')
     assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`)
+  })
+
+  it('kgLease: debits what was spent on a local share first, down to -burst at most', async () => {
+    const policy = [0, 10, 60_000] as const
+    assert.deepEqual(await scripts.kgLease(1, 'd:1', ...policy, 2, 3), ['2', '5.000000'], '10 - 3 spent - 2 granted')
+    assert.deepEqual(await scripts.kgLease(1, 'd:1', ...policy, 2, 9), ['0', '-4.000000'], 'in debt: nothing granted')
+    assert.deepEqual(await scripts.kgLease(1, 'd:1', ...policy, 0, 100), ['0', '-10.000000'], 'never below -burst')
   })
 
   it('kgHeartbeat: counts live members once each and drops the expired', async () => {
