@@ -5,7 +5,6 @@
  * CEL-mapped CI user; /readyz per issuer; a bad new file refused at reload while the running one keeps serving.
  */
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -22,6 +21,7 @@ import { startStack, testConfigTree, type Stack } from '../../helpers/stack.js'
 import { loadConfig } from '../../../src/config/load.js'
 import { createReloader, reloadableFiles, type Reloader } from '../../../src/lifecycle.js'
 import { httpsRequest } from '../../helpers/https-get.js'
+import { get, until } from '../../helpers/poll.js'
 
 let dex: TestIssuer
 let ci: TestIssuer
@@ -58,27 +58,6 @@ function authenticationConfig (options: { withTenant: boolean }): string {
     })
   }
   return stringify({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'AuthenticationConfiguration', jwt })
-}
-
-function get (url: string): Promise<{ status: number, text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-async function until (what: string, pred: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await pred()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 async function call (token: string, path = '/api/v1/namespaces/platform/pods'): Promise<{ status: number, body: string }> {

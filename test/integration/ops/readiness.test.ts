@@ -1,32 +1,11 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
 import { shutdown } from '../../../src/lifecycle.js'
 import { startApiServer, type ApiServerDouble } from '../../helpers/apiserver.js'
 import { startTestIssuer, type TestIssuer } from '../../helpers/issuer.js'
 import { getTestPki } from '../../helpers/pki.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
-
-function get (url: string): Promise<{ status: number, text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-async function until (what: string, pred: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await pred()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting for ${what}`)
-}
+import { get, until } from '../../helpers/poll.js'
 
 let issuer: TestIssuer | undefined
 let apiserver: ApiServerDouble | undefined

@@ -10,6 +10,7 @@ import { createReloader, reloadableFiles, type Reloader } from '../../../src/lif
 import { createTempDir, getTestPki, type IssuedCert } from '../../helpers/pki.js'
 import { parseExposition } from '../../helpers/prom-text.js'
 import { startStack, testConfigTree, type Stack } from '../../helpers/stack.js'
+import { until } from '../../helpers/poll.js'
 
 let stack: Stack | undefined
 let reloader: Reloader | undefined
@@ -28,15 +29,6 @@ function open (url: string, ca: string, token: string): Promise<IncomingMessage>
 function serialOf (res: IncomingMessage): string {
   return (res.socket as TLSSocket).getPeerCertificate().serialNumber
 }
-async function until (what: string, pred: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await pred()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting for ${what}`)
-}
-
 test('hot reload: serving certificate, service-account token, refused bad config, OIDC swap', async () => {
   const pki = await getTestPki()
   const a: IssuedCert = await pki.issue('kg-rotate-a')
