@@ -1,16 +1,10 @@
 // The `--oidc-*` claim mapping as a function: the flags become one JWT authenticator of the AuthenticationConfiguration model (src/authn/), so flags and file share one code path.
 import type { Identity } from '../auth/identity.js'
-import { authenticationFromFlags } from '../authn/from-flags.js'
+import { authenticationFromFlags, type OidcFlags } from '../authn/from-flags.js'
 import { createIdentityMapper } from '../authn/map-identity.js'
 
-export interface ClaimMappingOptions {
-  readonly issuerUrl: string
-  readonly usernameClaim: string
-  readonly usernamePrefix?: string | undefined
-  readonly groupsClaim?: string | undefined
-  readonly groupsPrefix?: string | undefined
-  readonly uidClaim?: string | undefined
-  readonly requiredClaims: Readonly<Record<string, string>>
+/** The `--oidc-*` mapping settings (the audience and algorithms are the verifier's) and kubegate's own guards. */
+export interface ClaimMappingOptions extends Omit<OidcFlags, 'clientId' | 'signingAlgs'> {
   readonly allowReservedIdentities: boolean
   readonly maxGroups: number
 }
