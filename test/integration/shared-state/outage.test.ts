@@ -44,11 +44,14 @@ describe('Redis outage', { skip: !hasRedis() }, () => {
     for (const t of [user, revoked]) await call(a.kg.url + PODS, { token: t }) // verified once, then cached
 
     // A stalled Redis (socket open, no answers): commands would wait the whole timeout; requests must not.
+    // Answered from the lease, then from the local share, which starts from what is leased, not from a fresh
+    // burst (docs/design.md, "Shared rate limit: leases"): on a loaded machine a request can land between the
+    // two and see 429. What this loop holds is that every answer is a decision made without waiting on Redis.
     redis.pause()
     try {
       for (let i = 0; i < 20; i++) {
         const r = await call(a.kg.url + PODS, { token: user })
-        assert.equal(r.status, 200)
+        assert.ok(r.status === 200 || r.status === 429, `status ${r.status}`)
         assert.ok(r.ms < 500, `answered in ${r.ms.toFixed(1)} ms while Redis is stalled (timeout 1000 ms)`)
         await sleep(50)
       }
