@@ -21,7 +21,8 @@ import { join } from 'node:path'
 import { startTestIssuer } from '../test/helpers/issuer.js'
 import { getTestPki } from '../test/helpers/pki.js'
 import { ensureHaproxy, startHaproxy, statusFor } from './lib/haproxy.js'
-import { BENCH_DIR, hasTaskset, pin, spawnChild, type Child } from './lib/procs.js'
+import { buildKubegate, DIST_ENV } from './lib/dist.js'
+import { BENCH_DIR, hasTaskset, pin, setChildEnv, spawnChild, type Child } from './lib/procs.js'
 import { makeForgedTokens, makeTokens, writeTokenFile } from './lib/tokens.js'
 import { runWrk, type WrkResult } from './lib/wrk.js'
 import { runMicro, type MicroResult } from './micro/run.js'
@@ -146,16 +147,24 @@ async function main (): Promise<void> {
   const t0 = Date.now()
   const tmp = mkdtempSync(join(tmpdir(), 'kubegate-bench-'))
   const children: Array<Pick<Child, 'stop'>> = []
+  let distRemove = (): void => {}
   const rows: Row[] = []
   const results: Record<string, unknown> = {}
   const cleanup = async (): Promise<void> => {
     await Promise.allSettled(children.map((c) => c.stop()))
     rmSync(tmp, { recursive: true, force: true })
+    distRemove()
   }
   process.once('SIGINT', () => { void cleanup().then(() => process.exit(130)) })
 
   try {
     // ---------------------------------------------------------------- setup
+    // kubegate and the forwarders run from src/ compiled by tsc, as in production (lib/dist.ts says why).
+    const tb = Date.now()
+    const dist = buildKubegate()
+    distRemove = dist.remove
+    setChildEnv(DIST_ENV, dist.dir)
+    log(`bench: kubegate compiled with tsc in ${Date.now() - tb} ms`)
     const pki = await getTestPki()
     const [upCert, kgCert] = await Promise.all([pki.issue(`bench-upstream-${process.pid}`), pki.issue(`bench-kubegate-${process.pid}`)])
     const issuer = await startTestIssuer({ pki })

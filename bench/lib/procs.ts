@@ -16,12 +16,19 @@ export interface Child {
 }
 
 let ids = 0
+const childEnv: Record<string, string> = {}
+
+/** Environment added to every child spawned from now on (the compiled kubegate's directory). */
+export function setChildEnv (name: string, value: string): void {
+  childEnv[name] = value
+}
 
 /** Starts `bench/<script>` under tsx with an IPC channel; stdout goes to /dev/null (kubegate's access log). */
 export function spawnChild (script: string, args: string[], opts: { execArgv?: string[], stdout?: 'ignore' | 'inherit' } = {}): Child {
   const proc = fork(BENCH_DIR + script, args, {
     execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])],
     stdio: ['ignore', opts.stdout ?? 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, ...childEnv },
   })
   const child: Child = {
     proc,

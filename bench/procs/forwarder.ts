@@ -14,7 +14,10 @@ import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import httpProxy from 'http-proxy'
 import { Pool } from 'undici'
-import { createForwarder } from '../../src/upstream/forwarder.js'
+import type * as ForwarderModule from '../../src/upstream/forwarder.js'
+import { kubegateModule } from '../lib/dist.js'
+
+const { createForwarder } = await kubegateModule<typeof ForwarderModule>('upstream/forwarder.js')
 
 const kind = process.argv[2] as string
 const o = JSON.parse(readFileSync(process.argv[3] as string, 'utf8')) as { upstream: string, ca: string, cert: string, key: string }

@@ -8,10 +8,18 @@
  */
 import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
-import { loadConfig } from '../../src/config/load.js'
-import { createLogger } from '../../src/log/logger.js'
-import { start, type Kubegate } from '../../src/main.js'
-import { superviseWorkers } from '../../src/server/workers.js'
+import type * as ConfigLoad from '../../src/config/load.js'
+import type * as LogModule from '../../src/log/logger.js'
+import type * as MainModule from '../../src/main.js'
+import type * as WorkersModule from '../../src/server/workers.js'
+import { kubegateModule } from '../lib/dist.js'
+
+// The compiled tree when the orchestrator built one (what production runs), else src/ under tsx.
+const { loadConfig } = await kubegateModule<typeof ConfigLoad>('config/load.js')
+const { createLogger } = await kubegateModule<typeof LogModule>('log/logger.js')
+const { start } = await kubegateModule<typeof MainModule>('main.js')
+const { superviseWorkers } = await kubegateModule<typeof WorkersModule>('server/workers.js')
+type Kubegate = MainModule.Kubegate
 
 interface Spec { tree: Record<string, unknown>, bare?: { user: string, groups: string[] }, workers?: number }
 const spec = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Spec
