@@ -17,6 +17,7 @@ import { ConfigReload } from './reload.js'
 import { createClientAddress } from './server/client-address.js'
 import { budgetedAuthentication } from './server/budgeted-authentication.js'
 import { buildFailedAuthBudget } from './server/failed-auth-budget.js'
+import { buildTarpit } from './server/tarpit.js'
 import { createRequestHandlers } from './server/handler.js'
 import { Listener } from './server/listener.js'
 import { createProbeRoutes, type ReadinessCheck } from './server/probes.js'
@@ -143,6 +144,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   const sessions = createSessionRegistry()
   const clientAddress = createClientAddress(config.server.trustedProxies)
   const failedAuthBudget = buildFailedAuthBudget(config.server.failedAuthPerAddress, metrics.onFailedAuthBudgetExhausted, now)
+  const tarpit = failedAuthBudget === undefined ? undefined : buildTarpit(config.server.failedAuthPerAddress)
   const authenticateRequest = budgetedAuthentication(authenticator, failedAuthBudget, clientAddress)
   const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest })
   const health = buildUpstreamHealth(config, upstream, token, logger)
@@ -176,9 +178,10 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     onAuthFailure: (f) => { metrics.onAuthFailure(f); options.onAuthFailure?.(f) },
     clientAddress,
     failedAuthBudget,
+    tarpit,
     bareIdentity: benchBareIdentity(options, logger),
   }))
-  bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, get checks () { return checks() }, health, sharedState, storeState: options.storeState })
+  bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, tarpit, get checks () { return checks() }, health, sharedState, storeState: options.storeState })
 
   // Start: issuer discovery, shared state, then the metrics listener and the proxy listener.
   await authentication.current.issuers.start()

@@ -195,6 +195,14 @@ export const SCHEMA = {
         doc: 'Failed token verifications a client address may have in a row, counting verifications still running (0: off).',
       },
       maxAddresses: { type: 'int', default: 10000, min: 1, doc: 'Client addresses tracked at once; beyond it the least recently charged is forgotten.' },
+      tarpitSeconds: {
+        type: 'int',
+        default: 1,
+        min: 0,
+        max: 30,
+        doc: 'An address over its budget has each 429 answered after this delay (a tarpit: a flooding connection then sends one request per delay; 0: answer at once).',
+      },
+      maxTarpitted: { type: 'int', default: 1000, min: 1, doc: 'Answers held by the tarpit at once; beyond it they are sent at once.' },
     },
   },
   metrics: {

@@ -16,6 +16,8 @@ export interface MetricsSources {
   readonly jwks: () => { discovered: boolean, jwksLoaded: boolean, jwksLastSuccess: number, jwksKeys: number }
   readonly inflight: () => number
   readonly sessions: (kind: 'stream' | 'upgrade') => number
+  /** Answers to addresses over their failed-authentication budget held by the tarpit now (0 without one). */
+  readonly tarpitted?: (() => number) | undefined
   /** Each readiness check's verdict right now (name -> passing). */
   readonly checks: () => ReadonlyArray<readonly [string, boolean]>
   readonly upstreamUp: () => boolean | undefined
@@ -50,10 +52,12 @@ function registerJwksCollectors (registry: Registry, jwks: MetricsSources['jwks'
 }
 
 /** What is being served right now: requests, long-running streams, upgraded sessions. */
-function registerLoadCollectors (registry: Registry, src: Pick<MetricsSources, 'inflight' | 'sessions'>): void {
+function registerLoadCollectors (registry: Registry, src: Pick<MetricsSources, 'inflight' | 'sessions' | 'tarpitted'>): void {
   scrapeGauge(registry, 'kubegate_inflight_requests', 'Requests being served now (watches and logs -f included, upgrades not).', () => src.inflight())
   scrapeGauge(registry, 'kubegate_open_watches', 'Open long-running HTTP streams (watch, logs -f).', () => src.sessions('stream'))
   scrapeGauge(registry, 'kubegate_upgraded_connections', 'Open exec/attach/port-forward sessions.', () => src.sessions('upgrade'))
+  const tarpitted = src.tarpitted
+  scrapeGauge(registry, 'kubegate_failed_auth_tarpitted', 'Answers to client addresses over their failed-authentication budget held by the tarpit now.', () => tarpitted?.() ?? 0)
 }
 
 function registerReadinessCollectors (registry: Registry, src: Pick<MetricsSources, 'checks' | 'upstreamUp'>): void {

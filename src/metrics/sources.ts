@@ -11,6 +11,7 @@ export interface MetricsBinding {
   readonly authentication: Current<Authentication>
   readonly inflight: () => number
   readonly sessions: SessionRegistry
+  readonly tarpit?: { readonly held: number } | undefined
   readonly checks: readonly ReadinessCheck[]
   readonly health: UpstreamHealth
   readonly sharedState: SharedState
@@ -33,6 +34,7 @@ export function bindMetrics (metrics: KubegateMetrics, b: MetricsBinding): void 
     jwks: () => b.authentication.current.verifier.status(),
     inflight: b.inflight,
     sessions: (kind) => b.sessions.count(kind),
+    tarpitted: () => b.tarpit?.held ?? 0,
     checks: () => b.checks.map((c) => [c.name, c.check() === undefined] as const),
     upstreamUp: () => b.health.up(),
     storeState: b.storeState ?? (() => storeStateOf(b.sharedState)),

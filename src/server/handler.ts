@@ -19,6 +19,7 @@ import { refuseClientIdentityHeaders } from './client-identity.js'
 import type { FailedAuthBudget } from './failed-auth-budget.js'
 import { checkHttpVersion, checkOriginForm, checkQueryCredentials, LocalRoutes } from './request-target.js'
 import type { SessionRegistry } from './sessions.js'
+import type { Tarpit } from './tarpit.js'
 import type { Admission, AdmissionContext, ClientIdentityDecision, ClientIdentityStep, LocalHandler } from './stages.js'
 import { buildUpstreamHeaders, peerAddress } from './upstream-headers.js'
 
@@ -49,6 +50,8 @@ export interface HandlerDeps {
   readonly clientAddress?: (req: IncomingMessage) => string | undefined
   /** Failed-authentication budget per client address (`server.failedAuthPerAddress`); undefined: off. */
   readonly failedAuthBudget?: FailedAuthBudget | undefined
+  /** Holds the 429 of an address over its failed-authentication budget (`server.failedAuthPerAddress.tarpitSeconds`). */
+  readonly tarpit?: Tarpit | undefined
   /** @internal Benchmark bare pass-through (StartOptions.unsafeBenchBarePassThrough): skips authentication. */
   readonly bareIdentity?: Authenticated | undefined
 }
@@ -68,6 +71,9 @@ function isAuthOutcome (err: KubegateError): boolean {
   const s = err.statusCode
   return s === 401 || s === 403 || s === 429 || s === 503
 }
+
+/** The failure of a request refused by the failed-authentication budget: its answer goes through the tarpit. */
+const OVER_BUDGET = 'auth_failures_limited'
 
 /** Admission contexts are constant: one object per kind, not one per request. */
 const PLAIN: AdmissionContext = { longRunning: false, upgrade: false }
@@ -286,8 +292,13 @@ class RequestPipeline {
     // parser framed it with) leaves nothing to drain, so its connection is kept: closing it turned every
     // refused request into a TLS handshake, and a flood of forged tokens into a handshake flood (bench
     // scenario 4, quick runs: 89 forged requests/s refused before, about 800/s after).
-    sendStatus(res, err, !bodyless)
-    this.#access.record(req, id, start, err.statusCode, 0, undefined, verified, err.failure ?? err.code, undefined, queryRefused)
+    const answer = (): void => {
+      sendStatus(res, err, !bodyless)
+      this.#access.record(req, id, start, err.statusCode, 0, undefined, verified, err.failure ?? err.code, undefined, queryRefused)
+    }
+    const tarpit = this.#deps.tarpit
+    if (tarpit !== undefined && err.failure === OVER_BUDGET) tarpit.hold(res, answer)
+    else answer()
   }
 
   // ---- upgrades ----
@@ -365,8 +376,16 @@ class RequestPipeline {
   /** Refuses an upgrade on the raw socket (a Status response, then close). */
   #failUpgrade (req: IncomingMessage, socket: Socket, id: string, start: number, err: KubegateError, verified?: Authenticated): void {
     this.#logRefusal(id, err, 'upgrade')
-    sendStatusToSocket(socket, err)
-    this.#access.record(req, id, start, err.statusCode, 0, undefined, verified, err.failure ?? err.code, req.headers.upgrade, true)
+    const answer = (): void => {
+      sendStatusToSocket(socket, err)
+      this.#access.record(req, id, start, err.statusCode, 0, undefined, verified, err.failure ?? err.code, req.headers.upgrade, true)
+    }
+    const tarpit = this.#deps.tarpit
+    if (tarpit === undefined || err.failure !== OVER_BUDGET) return answer()
+    // Nobody reads an upgrade's socket: drop what arrives, so a client that leaves while held is seen (its FIN).
+    socket.on('end', destroySelf)
+    socket.resume()
+    tarpit.hold(socket, answer)
   }
 
   /** CONNECT would turn kubegate into a generic tunnel; refuse it on the raw socket. */

@@ -11,6 +11,7 @@ import { b64url, signingInput } from '../../helpers/forge.js'
 import { httpsRequest, type HttpsResult } from '../../helpers/https-get.js'
 import { parseExposition } from '../../helpers/prom-text.js'
 import { startStack, type Stack } from '../../helpers/stack.js'
+import { until } from '../../helpers/poll.js'
 import { EXEC_PATH, header, NS, rawConnect, USER, wsRequest, startUpgradeStack } from '../upgrade/helpers.js'
 
 const FLOODER = '198.51.100.7'
@@ -44,7 +45,8 @@ describe('failed-authentication budget per client address', () => {
     s = await startUpgradeStack({
       config: {
         oidc: { clockSkewSeconds: 300 },
-        server: { trustedProxies: ['127.0.0.1/32'], failedAuthPerAddress: { ratePerSecond: 1, burst: BURST } },
+        // The tarpit has its own test below; here answers go out at once so the counts are checked quickly.
+        server: { trustedProxies: ['127.0.0.1/32'], failedAuthPerAddress: { ratePerSecond: 1, burst: BURST, tarpitSeconds: 0 } },
         admin: { group: 'kubegate-admins' },
       },
       start: { now: () => clock },
@@ -123,6 +125,55 @@ describe('failed-authentication budget per client address', () => {
     } finally {
       ok.close()
     }
+  })
+})
+
+describe('the tarpit: an address over its budget has its 429 held', () => {
+  let s: Stack
+  const clock = Date.now()
+  /** Answers held now, as kubegate_failed_auth_tarpitted reports it. */
+  const held = async (): Promise<number> => (await scrape(s)).value('kubegate_failed_auth_tarpitted') ?? -1
+  const podsHead = (token: string): string => `GET /api/v1/namespaces/${NS}/pods HTTP/1.1\r\nHost: localhost\r\n` +
+    `Authorization: Bearer ${token}\r\nX-Forwarded-For: ${FLOODER}\r\n\r\n`
+
+  before(async () => {
+    // A delay no test waits out, and room for one held answer: every assertion is on order, not on time.
+    s = await startUpgradeStack({
+      config: { server: { trustedProxies: ['127.0.0.1/32'], failedAuthPerAddress: { ratePerSecond: 1, burst: 1, tarpitSeconds: 30, maxTarpitted: 1 } } },
+      start: { now: () => clock },
+    })
+    assert.equal((await pods(s, forged(s), FLOODER)).status, 401) // the burst is used up
+  })
+  after(async () => { await s.close() })
+
+  it('holds the first over-budget answer; with the set full the next is answered at once; a held client that leaves frees its place', async () => {
+    const first = await rawConnect(s.kg.url, s.caPem)
+    try {
+      first.socket.write(podsHead(forged(s)))
+      await until('the first answer held', async () => await held() === 1)
+      const second = await pods(s, forged(s), FLOODER)
+      assert.equal(second.status, 429, 'the set is full: answered at once')
+      assert.equal(first.received().length, 0, 'the first answer is still held')
+    } finally {
+      first.close()
+    }
+    await until('the held answer released', async () => await held() === 0)
+    // Another address keeps its own budget: its forged token is verified and refused (401) at once.
+    assert.equal((await pods(s, forged(s), NEIGHBOUR)).status, 401)
+  })
+
+  it('holds an over-budget upgrade the same way, with zero upstream', async () => {
+    const upgradesBefore = s.apiserver.upgradeRequests
+    const c = await rawConnect(s.kg.url, s.caPem)
+    try {
+      c.socket.write(wsRequest(EXEC_PATH, [`Authorization: Bearer ${forged(s)}`, `X-Forwarded-For: ${FLOODER}`]))
+      await until('the upgrade answer held', async () => await held() === 1)
+      assert.equal(c.received().length, 0)
+      assert.equal(s.apiserver.upgradeRequests, upgradesBefore)
+    } finally {
+      c.close()
+    }
+    await until('the held upgrade released', async () => await held() === 0)
   })
 })
 
