@@ -3,7 +3,7 @@ import { accessLogWriter, createLogger } from '../../src/log/logger.js'
 import type { AccessRecord } from '../../src/server/handler.js'
 import type { MicroCase } from './harness.js'
 
-/** The access line of one request: pino's redacting logger vs the access writer (src/log/logger.ts). */
+/** The access line of one request: pino's redacting logger vs the access writer (src/log/logger.ts, src/log/access-line.ts). */
 export function cases (): MicroCase[] {
   // A sink that drops lines: the serialisation is paid, the write is not (as with stdout on /dev/null).
   const sink = new Writable({ write (_c, _e, cb) { cb() } })
@@ -17,6 +17,6 @@ export function cases (): MicroCase[] {
   }
   return [
     { name: 'access line, pino with redaction (logger.info)', fn: () => logger.info(rec, 'request') },
-    { name: 'access line, accessLogWriter (no redaction pass)', fn: () => write('info', rec) },
+    { name: 'access line, accessLogWriter (AccessLineFormat, no pino call)', fn: () => write('info', rec) },
   ]
 }

@@ -1,5 +1,6 @@
 // The process logger (pino) and the access-line writer that skips redaction for its closed set of fields.
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino'
+import { AccessLineFormat } from './access-line.js'
 import type { AccessRecord } from './access-record.js'
 
 export type { Logger }
@@ -22,8 +23,11 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream
 }
 
-/** The access-line sibling of each logger made by createLogger (same destination and format, no redaction). */
-const accessSiblings = new WeakMap<Logger, Logger>()
+/** The fields every line carries besides level, time and msg. */
+const BASE = { service: 'kubegate' } as const
+
+/** Where each logger made by createLogger writes, for its access lines (same destination, same format). */
+const accessDestinations = new WeakMap<Logger, DestinationStream>()
 
 export function createLogger (options: LoggerOptions): Logger {
   let destination = options.destination
@@ -36,13 +40,12 @@ export function createLogger (options: LoggerOptions): Logger {
     destination = boom
   }
   const format: PinoOptions = {
-    base: { service: 'kubegate' },
+    base: BASE,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   }
   const logger = pino({ ...format, level: options.level, redact: { paths: REDACT, censor: '[redacted]' } }, destination)
-  // Level 'trace': the gate is the main logger's level, read on every line (a reload may change it).
-  accessSiblings.set(logger, pino({ ...format, level: 'trace' }, destination))
+  accessDestinations.set(logger, destination)
   return logger
 }
 
@@ -50,17 +53,20 @@ export type AccessLogWriter = (level: 'info' | 'error', record: AccessRecord) =>
 
 /**
  * Writes access lines (`msg: "request"`) for `logger`. The access line is the one log call made on every
- * request, and pino's redaction (@pinojs/redact re-parses every path and walks every key for each wildcard
- * on each call) was its largest cost: ~11% of kubegate's busy CPU in bench scenario 1's profile. An
- * AccessRecord is a closed set of fields built one by one in src/server/access.ts, none of which any
- * REDACT path can match (test/unit/log/logger.test.ts checks that the lines are byte-identical with and
- * without redaction), so its lines go through a sibling logger without redaction, same destination and
- * format, gated by the main logger's level. Loggers not made by createLogger keep the redacting path.
+ * request. pino's redaction (@pinojs/redact re-parses every path and walks every key for each wildcard on each
+ * call) was its largest cost (~11% of kubegate's busy CPU in bench scenario 1's profile), and once that was
+ * gone, pino's generic serialisation of an object it knows nothing about was the next (~7% on 2026-12-03). An
+ * AccessRecord is a closed set of fields built one by one in src/server/access.ts, none of which any REDACT
+ * path can match, so its line is serialised by AccessLineFormat (src/log/access-line.ts: byte-identical to
+ * pino's, checked against it in test/unit/log) and written to the logger's own destination, so it keeps its
+ * place among the other lines, gated by the logger's level at each call (a reload may change it). Loggers not
+ * made by createLogger keep pino's redacting path.
  */
 export function accessLogWriter (logger: Logger): AccessLogWriter {
-  const sibling = accessSiblings.get(logger)
-  if (sibling === undefined) return (level, record) => { logger[level](record, 'request') }
+  const destination = accessDestinations.get(logger)
+  if (destination === undefined) return (level, record) => { logger[level](record, 'request') }
+  const format = new AccessLineFormat(BASE, 'request')
   return (level, record) => {
-    if (logger.isLevelEnabled(level)) sibling[level](record, 'request')
+    if (logger.isLevelEnabled(level)) destination.write(format.line(level, record, Date.now()))
   }
 }
