@@ -42,6 +42,8 @@ describe('bench --quick', () => {
     assert.deepEqual(j.results.haproxyCheck, { valid: 200, forged: 401 })
     assert.ok(j.results.s1.haproxy.requests > 0, 's1 haproxy: no requests completed')
     assert.equal(j.results.s1.haproxy.non2xx, 0, 's1 haproxy: non-2xx answers')
+    assert.ok(j.results.s1.floor.requests > 0, 's1 node floor: no requests completed')
+    assert.equal(j.results.s1.floor.non2xx, 0, 's1 node floor: non-2xx answers')
     // Cold: kubegate verified a new token for every request it answered (none came from the cache).
     assert.ok(j.results.s3.verifiedDuring >= j.results.s3.kubegate.requests)
     // A round that uses up its token file (quick rounds are small) may end with one repeated token per
