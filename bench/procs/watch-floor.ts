@@ -1,7 +1,8 @@
 /**
  * Floors for bench/watch-mem.ts: the least a Node process can hold per open watch.
  * argv: <mode> <port> <cert> <key> <upstreamUrl> <caFile>. Modes: `floor-tls` (HTTPS server holding each
- * chunked response open, no upstream), `floor-proxy` (the same, forwarding on undici's Pool without a cap).
+ * chunked response open, no upstream), `floor-proxy` (the same, forwarding on undici's Pool without a cap),
+ * `floor-proxy-ctx` (one shared upstream TLS context), `floor-proxy-h2` (that, with HTTP/2 upstream).
  * IPC: `mem` (gc, then memory figures).
  */
 import { readFileSync } from 'node:fs'
@@ -12,8 +13,11 @@ import { Pool, type Dispatcher } from 'undici'
 const [mode, port, certFile, keyFile, upstreamUrl, caFile] = process.argv.slice(2) as [string, string, string, string, string, string]
 const ca = readFileSync(caFile)
 // floor-proxy-ctx: one SecureContext for every upstream connection (tls.connect makes one per call otherwise).
-const tlsOptions = mode === 'floor-proxy-ctx' ? { secureContext: createSecureContext({ ca }) } : { ca }
-const pool = new Pool(upstreamUrl, { connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, connect: { ...tlsOptions, rejectUnauthorized: true } })
+const tlsOptions = mode === 'floor-proxy' ? { ca } : { secureContext: createSecureContext({ ca }) }
+// floor-proxy-h2: HTTP/2 towards an upstream that offers it, the watches multiplexed on its connections. undici's
+// `pipelining` caps streams per connection in h2 too (1 would mean one connection per watch again), and on an
+// upstream that answers HTTP/1.1 the same setting would pipeline watches behind each other: a floor, not a design.
+const pool = new Pool(upstreamUrl, { connections: null, pipelining: mode === 'floor-proxy-h2' ? 100 : 1, headersTimeout: 0, bodyTimeout: 0, allowH2: mode === 'floor-proxy-h2', connect: { ...tlsOptions, rejectUnauthorized: true } })
 
 const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
   if (mode === 'floor-tls') {
@@ -37,6 +41,6 @@ process.on('message', (m: { type: string, id?: number }) => {
   if (m.type !== 'mem') return
   for (let i = 0; i < 3; i++) gc?.()
   const u = process.memoryUsage()
-  process.send?.({ type: 'mem', id: m.id, rss: u.rss, heapUsed: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers })
+  process.send?.({ type: 'mem', id: m.id, rss: u.rss, heapUsed: u.heapUsed, heapTotal: u.heapTotal, external: u.external, arrayBuffers: u.arrayBuffers })
 })
 process.on('disconnect', () => process.exit(0))
