@@ -4,7 +4,8 @@
  * starts (loadConfig + start), with the access log going to stdout as in production (stdout is /dev/null
  * here). `bare` sets the hidden StartOptions.unsafeBenchBarePassThrough (authentication off) for the
  * "bare pass-through" reference; it exists only in this harness.
- * IPC: `mem` (gc, then memory figures), `authenticate-file` (fill the token cache), `stats`.
+ * IPC: `mem` (gc, then memory figures), `authenticate-file` (fill the token cache), `stats`, `snapshot` (heap
+ * snapshot to `file`, for bench/watch-mem.ts).
  */
 import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
@@ -47,7 +48,7 @@ if (cluster.isPrimary && workers > 1) {
         case 'mem': {
           for (let i = 0; i < 3; i++) gc?.()
           const u = process.memoryUsage()
-          process.send?.({ type: 'mem', id: m.id, heapUsed: u.heapUsed, rss: u.rss, external: u.external, arrayBuffers: u.arrayBuffers, cacheSize: kg.authenticator.size, gc: gc !== undefined })
+          process.send?.({ type: 'mem', id: m.id, heapUsed: u.heapUsed, heapTotal: u.heapTotal, rss: u.rss, external: u.external, arrayBuffers: u.arrayBuffers, cacheSize: kg.authenticator.size, gc: gc !== undefined })
           break
         }
         case 'authenticate-file': {
@@ -59,6 +60,11 @@ if (cluster.isPrimary && workers > 1) {
             for (const r of batch) r.status === 'fulfilled' ? ok++ : failed++
           }
           process.send?.({ type: 'authenticated', id: m.id, ok, failed, cacheSize: kg.authenticator.size })
+          break
+        }
+        case 'snapshot': {
+          const { writeHeapSnapshot } = await import('node:v8')
+          process.send?.({ type: 'snapshot', id: m.id, file: writeHeapSnapshot(m.file) })
           break
         }
         case 'stats':

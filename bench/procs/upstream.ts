@@ -7,11 +7,14 @@
  * request was ever forwarded. Child process entry: `node --import tsx bench/procs/upstream.ts <cert> <key>`.
  */
 import { readFileSync } from 'node:fs'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createSecureServer } from 'node:http2'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 
-const [certFile, keyFile] = process.argv.slice(2) as [string, string]
+const [certFile, keyFile, protocol] = process.argv.slice(2) as [string, string, string | undefined]
+/** `h2`: HTTP/2 offered by ALPN (HTTP/1.1 still answered), 100 streams per connection like kube-apiserver's default. */
+const H2 = protocol === 'h2'
 
 function pod (i: number): Record<string, unknown> {
   return {
@@ -35,22 +38,32 @@ let requests = 0
 let forged = 0
 const watchers = new Set<ServerResponse>()
 
-const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), keepAliveTimeout: 120_000 }, (req, res) => {
+const tls = { cert: readFileSync(certFile), key: readFileSync(keyFile) }
+const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
   requests++
   const user = req.headers['impersonate-user']
   // Forged tokens carry users under forged.example; a forwarded one is a security failure, not noise.
   if (typeof user === 'string' && user.endsWith('@forged.example')) forged++
   const url = req.url ?? ''
   if (url.includes('watch=1')) {
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })
-    res.flushHeaders()
+    // HTTP/2 frames the body itself (Transfer-Encoding is a connection header there) and sends headers at once.
+    if (req.httpVersionMajor === 2) res.writeHead(200, { 'Content-Type': 'application/json' })
+    else {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })
+      res.flushHeaders()
+    }
     watchers.add(res)
     res.on('close', () => watchers.delete(res))
     return
   }
   res.writeHead(200, LIST_HEADERS)
   res.end(LIST)
-})
+}
+const server = H2
+  ? createSecureServer({ ...tls, allowHTTP1: true, settings: { maxConcurrentStreams: 100 } }, onRequest as never)
+  : createServer({ ...tls, keepAliveTimeout: 120_000 }, onRequest)
+let connections = 0
+server.on('secureConnection', () => { connections++ })
 server.listen(0, '127.0.0.1', () => {
   process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port, listBytes: LIST.length })
 })
@@ -58,7 +71,7 @@ server.listen(0, '127.0.0.1', () => {
 process.on('message', (m: { type: string, id?: number }) => {
   switch (m.type) {
     case 'stats':
-      process.send?.({ type: 'stats', id: m.id, requests, forged, watchers: watchers.size })
+      process.send?.({ type: 'stats', id: m.id, requests, forged, watchers: watchers.size, connections })
       break
     case 'push': {
       // One event per open watch; the send time is on the monotonic clock shared by every process.

@@ -562,6 +562,22 @@ describe('upstream', () => {
     }
   })
 
+  it('an apiserver certificate for another name (upstream.tlsServerName): 502, nothing forwarded', async () => {
+    // The upstream TLS context is shared by every connection; the name is still checked per connection.
+    const bad = await startStack({
+      peers: { issuer: s.issuer, apiserver: s.apiserver },
+      config: { upstream: { server: s.apiserver.url, caFile: s.apiserver.caFile, tokenFile: s.apiserver.tokenFile, tlsServerName: 'not-the-apiserver.example' } },
+    })
+    const before = s.apiserver.requests.length
+    try {
+      const r = await httpsRequest(bad.kg.url + '/api/v1/namespaces/user01/pods?watch=1', { headers: bearer(await tok({ email: 'user01@example.com' })), ca: s.caPem })
+      assertStatus(r, 502)
+      assert.equal(s.apiserver.requests.length, before)
+    } finally {
+      await bad.close()
+    }
+  })
+
   it('the apiserver unreachable: 502 Status', async () => {
     const dead = await startStack({
       peers: { issuer: s.issuer, apiserver: s.apiserver },
