@@ -69,9 +69,10 @@ export function buildLogin (config: Config, deps: LoginDeps): LoginRoutes | unde
     authenticator: deps.authenticator,
     refreshKeys: deps.refreshKeys,
     logger: deps.logger.child({ component: 'login' }),
-    // With Redis, logins in progress live there, so /login and /callback may land on different replicas.
+    // With Redis (or the workers' IPC store), logins in progress live there, so /login and /callback may land on
+    // different replicas or workers.
     // The single-replica default keeps the login module's own bounded memory store (/login is unauthenticated).
-    store: deps.stateStore ?? (deps.sharedStore.kind === 'redis' ? loginStoreOn(deps.sharedStore) : undefined),
+    store: deps.stateStore ?? (deps.sharedStore.kind !== 'memory' ? loginStoreOn(deps.sharedStore) : undefined),
     now: deps.now,
   })
 }
