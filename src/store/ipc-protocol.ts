@@ -61,7 +61,7 @@ export function processChannel (proc: NodeJS.Process = process): IpcChannel {
   return {
     send (message, onError) {
       if (proc.send === undefined) throw new Error('no IPC channel to the primary')
-      proc.send(message, undefined, {}, (err: Error | null) => { if (err !== null) onError(err) })
+      proc.send(message, (err: Error | null) => { if (err !== null) onError(err) })
     },
     onMessage (listener) {
       proc.on('message', listener)
