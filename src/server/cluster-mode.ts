@@ -11,7 +11,8 @@ import { startMetricsServer, type MetricsServer } from '../metrics/server.js'
 import { configuresRedis } from '../shared-state/shared-state.js'
 import { createIpcStore } from '../store/ipc.js'
 import { processChannel } from '../store/ipc-protocol.js'
-import { createMemoryStore } from '../store/memory.js'
+import { MemoryStore } from '../store/memory.js'
+import { LOGIN_KEY_PREFIX } from '../web/state-store.js'
 import { liveness, replyReadiness, type ReadinessReport } from './probes.js'
 import { answerAsks } from './worker-asks.js'
 import { superviseWorkers, type WorkerSupervisor } from './workers.js'
@@ -22,6 +23,10 @@ const MAX_WORKERS = 64
 const METRICS_ASK_MS = 5000
 /** Under Kubernetes' default probe timeout (1 s). */
 const READINESS_ASK_MS = 800
+/** Logins in progress the primary's store keeps at most (as the single process's own login store: /login is unauthenticated). */
+const MAX_LOGINS_IN_PROGRESS = 10_000
+/** How often the primary's store drops what expired and nobody reads again (abandoned logins, idle users' buckets). */
+const SWEEP_MS = 60_000
 
 /**
  * CPUs the cgroup (v2 `cpu.max`, else v1 CFS quota) lets this process use, rounded up; undefined without a limit.
@@ -82,7 +87,9 @@ export interface Primary {
  * is configured), and serves the metrics and probe listener for all of them (docs/operations.md, "Workers").
  */
 export async function startPrimary (config: Config, workers: number, logger: Logger): Promise<Primary> {
-  const store = createMemoryStore()
+  const store = new MemoryStore({ capped: { prefix: LOGIN_KEY_PREFIX, maxEntries: MAX_LOGINS_IN_PROGRESS } })
+  const sweep = setInterval(() => store.sweep(), SWEEP_MS)
+  sweep.unref()
   const supervisor = superviseWorkers({ workers, logger, store })
   const own = primaryRegistry(workers)
   const metricsServer = await startMetricsServer({
@@ -94,6 +101,7 @@ export async function startPrimary (config: Config, workers: number, logger: Log
     }]]),
     logger,
   }).catch(async (err: unknown) => {
+    clearInterval(sweep)
     await supervisor.close()
     throw err
   })
@@ -106,6 +114,7 @@ export async function startPrimary (config: Config, workers: number, logger: Log
       logger.info({ workers: n }, 'SIGHUP forwarded to the workers')
     },
     async close () {
+      clearInterval(sweep)
       await supervisor.close()
       await metricsServer.close()
       await store.close()

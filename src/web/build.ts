@@ -5,7 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { Config } from '../config/load.js'
 import type { Store } from '../store/types.js'
 import { createLoginRoutes, type LoginRoutes } from './routes.js'
-import type { LoginStateStore } from './state-store.js'
+import { LOGIN_KEY_PREFIX, type LoginStateStore } from './state-store.js'
 
 export interface LoginDeps {
   /** Verifies the ID token the login hands out; the serving authenticator (an OIDC reload swaps it). */
@@ -27,7 +27,7 @@ export interface LoginDeps {
 
 /** Login state on the shared store, under its own key space. */
 export function loginStoreOn (store: Store): LoginStateStore {
-  const k = (key: string): string => 'login:' + key
+  const k = (key: string): string => LOGIN_KEY_PREFIX + key
   return {
     set: (key, value, ttlMs) => store.set(k(key), value, ttlMs),
     get: (key) => store.get(k(key)),
