@@ -90,7 +90,9 @@ export async function startPrimary (config: Config, workers: number, logger: Log
   const store = new MemoryStore({ capped: { prefix: LOGIN_KEY_PREFIX, maxEntries: MAX_LOGINS_IN_PROGRESS } })
   const sweep = setInterval(() => store.sweep(), SWEEP_MS)
   sweep.unref()
-  const supervisor = superviseWorkers({ workers, logger, store })
+  // A publish (a revocation) waits for every worker's acknowledgement, within half the workers' command timeout.
+  const ackTimeoutMs = Math.max(5, Math.floor(config.store.timeoutMilliseconds / 2))
+  const supervisor = superviseWorkers({ workers, logger, store, ackTimeoutMs })
   const own = primaryRegistry(workers)
   const metricsServer = await startMetricsServer({
     host: config.metrics.listen.host,

@@ -12,6 +12,8 @@ export interface WorkerSupervisorOptions {
   readonly logger: Logger
   /** The store the workers' IPC stores are answered from (src/store/ipc.ts); kept by the caller. */
   readonly store: Store
+  /** How long a publish waits for each worker's acknowledgement (StoreHostOptions.ackTimeoutMs). */
+  readonly ackTimeoutMs?: number
   /** A worker that dies is replaced after this delay (bounded so a crash loop cannot spin a core). */
   readonly restartDelayMs?: number
 }
@@ -68,7 +70,7 @@ export function superviseWorkers (options: WorkerSupervisorOptions): WorkerSuper
   if (!cluster.isPrimary) throw new Error('superviseWorkers must run in the primary process')
   const { logger } = options
   const restartDelayMs = options.restartDelayMs ?? 1000
-  const host = new StoreHost(options.store)
+  const host = new StoreHost(options.store, { ackTimeoutMs: options.ackTimeoutMs })
   const slots = new Map<Worker, Slot>()
   let closing = false
   let listening = 0

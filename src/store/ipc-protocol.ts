@@ -22,11 +22,18 @@ export interface StoreReply {
   readonly error?: string
 }
 
-/** Primary to worker: a message published on a channel the worker subscribed to. */
+/** Primary to worker: a message published on a channel the worker subscribed to; acknowledged once handled. */
 export interface StoreDelivery {
   readonly t: typeof STORE_TAG
   readonly channel: string
   readonly message: string
+  readonly ack: number
+}
+
+/** Worker to primary: the delivery with this `ack` went to every subscriber of this worker. */
+export interface StoreAck {
+  readonly t: typeof STORE_TAG
+  readonly ack: number
 }
 
 /**
@@ -53,7 +60,12 @@ export function isStoreReply (m: unknown): m is StoreReply {
 }
 
 export function isStoreDelivery (m: unknown): m is StoreDelivery {
-  return tagged(m) && typeof (m as StoreDelivery).channel === 'string' && typeof (m as StoreDelivery).message === 'string'
+  return tagged(m) && typeof (m as StoreDelivery).channel === 'string' && typeof (m as StoreDelivery).message === 'string' &&
+    typeof (m as StoreDelivery).ack === 'number'
+}
+
+export function isStoreAck (m: unknown): m is StoreAck {
+  return tagged(m) && typeof (m as StoreAck).ack === 'number' && !('channel' in m) && !('id' in m)
 }
 
 /** The worker's end: its IPC channel to the primary. */

@@ -1,6 +1,6 @@
 // The store of a worker when server.workers > 1 without Redis: every operation goes over IPC to the primary's one store.
 import type { BucketPolicy, LeaseGrant, LeaseRequest, Store, StoreState } from './types.js'
-import { isStoreDelivery, isStoreReply, STORE_TAG, type IpcChannel, type StoreOp, type StoreReply } from './ipc-protocol.js'
+import { isStoreDelivery, isStoreReply, STORE_TAG, type IpcChannel, type StoreDelivery, type StoreOp, type StoreReply } from './ipc-protocol.js'
 
 export interface IpcStoreOptions {
   readonly channel: IpcChannel
@@ -126,9 +126,20 @@ export class IpcStore implements Store {
 
   #receive (m: unknown): void {
     if (isStoreReply(m)) this.#answer(m)
-    else if (isStoreDelivery(m)) {
-      const subs = this.#subscribers.get(m.channel)
+    else if (isStoreDelivery(m)) this.#deliver(m)
+  }
+
+  /** Hands a published message to this worker's subscribers, then tells the primary (the publisher waits for it). */
+  #deliver (m: StoreDelivery): void {
+    const subs = this.#subscribers.get(m.channel)
+    try {
       if (subs !== undefined) for (const fn of [...subs]) fn(m.message)
+    } finally {
+      try {
+        this.#channel.send({ t: STORE_TAG, ack: m.ack }, () => undefined)
+      } catch {
+        // The primary is gone; it waits for no one.
+      }
     }
   }
 

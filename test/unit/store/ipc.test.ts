@@ -8,8 +8,8 @@ import type { StoreState } from '../../../src/store/types.js'
 import { ipcPair, type IpcPair } from '../../helpers/ipc-pair.js'
 import { until } from '../../helpers/poll.js'
 
-function cluster (workers: number, commandTimeoutMs = 5000): { host: StoreHost, pairs: IpcPair[], stores: IpcStore[], detach: Array<() => Promise<void>> } {
-  const host = new StoreHost(createMemoryStore())
+function cluster (workers: number, commandTimeoutMs = 5000, ackTimeoutMs = 2000): { host: StoreHost, pairs: IpcPair[], stores: IpcStore[], detach: Array<() => Promise<void>> } {
+  const host = new StoreHost(createMemoryStore(), { ackTimeoutMs })
   const pairs = Array.from({ length: workers }, () => ipcPair())
   const detach = pairs.map((p) => host.attach(p.primary))
   const stores = pairs.map((p) => new IpcStore({ channel: p.worker, commandTimeoutMs, maxPending: 3 }))
@@ -36,6 +36,25 @@ describe('IPC store', () => {
     await a!.publish('revocations', 'bob')
     await until('delivered', () => got.a!.length === 1 && got.b!.length === 2)
     assert.deepEqual(got, { a: ['bob'], b: ['bob', 'again:bob'], c: [] })
+  })
+
+  it('answers a publish once every subscribed worker has handled the message', async () => {
+    const { stores: [a, b, c] } = cluster(3)
+    const seen: string[] = []
+    await b!.subscribe('revocations', (m) => seen.push('b:' + m))
+    await c!.subscribe('revocations', (m) => seen.push('c:' + m))
+    await a!.publish('revocations', 'alice')
+    assert.deepEqual(seen.sort(), ['b:alice', 'c:alice'], 'handled before the publish returned')
+  })
+
+  it('does not let a worker that does not acknowledge hold a publish beyond the ack timeout', async () => {
+    const { pairs, stores: [a, b] } = cluster(2, 5000, 30)
+    const seen: string[] = []
+    await b!.subscribe('ch', (m) => seen.push(m))
+    pairs[1]!.stallPrimary(true) // b's acknowledgements do not reach the primary
+    await a!.publish('ch', 'm')
+    await until('b handled it anyway', () => seen.length === 1)
+    pairs[1]!.stallPrimary(false)
   })
 
   it('keeps one rate-limit bucket: leases from two workers never grant more than the burst', async () => {
