@@ -18,17 +18,19 @@ export interface WorkerSupervisorOptions {
   readonly restartDelayMs?: number
 }
 
-/** A live worker's answer to an ask, with its slot (0 to workers - 1; a replacement takes the slot of the one it replaces). */
+/** A listening worker's answer to an ask, with its slot (0 to workers - 1; a replacement takes the slot of the one it replaces). */
 export interface WorkerAnswer {
   readonly slot: number
-  readonly listening: boolean
   readonly value: unknown
 }
 
 export interface WorkerSupervisor {
   /** Resolves once every worker has its listener up. */
   readonly ready: Promise<void>
-  /** Every live worker's answer; one that does not answer within `timeoutMs` (or fails) is left out. */
+  /**
+   * Asks every listening worker (only those get connections; one still starting has nothing to tell); one that
+   * does not answer within `timeoutMs` (or fails) is left out. `live`: forked and not exited.
+   */
   askAll: (kind: AskKind, timeoutMs: number) => Promise<{ answers: WorkerAnswer[], live: number, listening: number }>
   /** Forwards SIGHUP (reload the configuration) to every live worker; returns how many. */
   reload: () => number
@@ -82,6 +84,7 @@ export function superviseWorkers (options: WorkerSupervisorOptions): WorkerSuper
     const channel = workerChannel(w)
     const s: Slot = { slot, asker: new WorkerAsker(channel), detach: host.attach(channel), listening: false }
     slots.set(w, s)
+    logger.info({ slot, pid: w.process.pid }, 'worker started')
     w.once('listening', () => {
       s.listening = true
       listening++
@@ -105,9 +108,10 @@ export function superviseWorkers (options: WorkerSupervisorOptions): WorkerSuper
     ready,
     async askAll (kind, timeoutMs) {
       const live = [...slots.values()]
-      const settled = await Promise.allSettled(live.map(async (s) => ({ slot: s.slot, listening: s.listening, value: await s.asker.ask(kind, timeoutMs) })))
+      const asked = live.filter((s) => s.listening)
+      const settled = await Promise.allSettled(asked.map(async (s) => ({ slot: s.slot, value: await s.asker.ask(kind, timeoutMs) })))
       const answers = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
-      return { answers: answers.sort((a, b) => a.slot - b.slot), live: live.length, listening: live.filter((s) => s.listening).length }
+      return { answers: answers.sort((a, b) => a.slot - b.slot), live: live.length, listening: asked.length }
     },
     reload () {
       const live = [...slots.keys()].filter((w) => !w.isDead())

@@ -1,7 +1,8 @@
 /**
  * `kubegate serve` with server.workers: 2, as the real CLI in a child process: a revocation made through one
  * worker reaches both, the rate limit is one bucket per user across them, one scrape of the primary's metrics
- * listener sums both workers' counters, SIGHUP to the primary reloads both, and stdout stays whole lines.
+ * listener sums both workers' counters, a worker that dies is replaced, SIGHUP to the primary reloads both,
+ * SIGTERM stops both gracefully, and stdout stays whole lines.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -97,6 +98,20 @@ describe('server.workers: 2 keeps the guarantees of one process', () => {
     assert.deepEqual(listed.items.map((i) => i.value), ['user01@example.com'])
   })
 
+  it('replaces a worker that dies; the new one refuses the revoked user too', async () => {
+    const started = kg.lines.filter((l) => l.msg === 'worker started' && l.slot === 0)
+    const pid = started[started.length - 1]!.pid as number
+    process.kill(pid, 'SIGKILL')
+    await kg.waitFor((l) => l.msg === 'worker exited; replacing it' && l.pid === pid)
+    await kg.waitFor((l) => l.msg === 'worker started' && l.slot === 0 && l.pid !== pid)
+    await until('both workers ready again', async () => {
+      const r = await get(kg.metricsUrl + '/readyz?verbose')
+      return r.status === 200 && r.text.includes('[+]worker 0: shared-state ok') && r.text.includes('[+]worker 1: shared-state ok')
+    }, 30_000)
+    const user = await issuer.token({ email: 'user01@example.com', groups: ['students'] })
+    for (let i = 0; i < 6; i++) assert.equal((await call(kg.url + PODS('user01'), { token: user })).status, 401)
+  })
+
   it('forwards SIGHUP to every worker, and writes whole log lines only', async () => {
     const reloaded = (): number => kg.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration reloaded')).length
     const before = reloaded()
@@ -109,6 +124,7 @@ describe('server.workers: 2 keeps the guarantees of one process', () => {
   it('stops every worker gracefully on SIGTERM and exits 0', async () => {
     kg.child.kill('SIGTERM')
     assert.equal(await kg.exited, 0)
+    // Two workers, and the replacement of the one killed above (which died without shutting down).
     assert.equal(kg.lines.filter((l) => l.msg === 'shutdown complete').length, 2)
   })
 })
