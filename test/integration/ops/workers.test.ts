@@ -12,6 +12,7 @@ import { startTestIssuer, type TestIssuer } from '../../helpers/issuer.js'
 import { getTestPki } from '../../helpers/pki.js'
 import { get, until } from '../../helpers/poll.js'
 import { parseExposition, type Exposition } from '../../helpers/prom-text.js'
+import { hasRedis, startRedis, type TestRedis } from '../../helpers/redis.js'
 import { testConfigTree } from '../../helpers/stack.js'
 import { call } from '../shared-state/http.js'
 
@@ -126,5 +127,49 @@ describe('server.workers: 2 keeps the guarantees of one process', () => {
     assert.equal(await kg.exited, 0)
     // Two workers, and the replacement of the one killed above (which died without shutting down).
     assert.equal(kg.lines.filter((l) => l.msg === 'shutdown complete').length, 2)
+  })
+})
+
+describe('server.workers: 2 with Redis: the workers use Redis directly', { skip: !hasRedis() }, () => {
+  let issuer: TestIssuer
+  let apiserver: ApiServerDouble
+  let redis: TestRedis
+  let kg: ChildKubegate
+
+  before(async () => {
+    const pki = await getTestPki()
+    issuer = await startTestIssuer({ pki })
+    apiserver = await startApiServer({ pki })
+    redis = await startRedis()
+    const tree = testConfigTree(issuer, apiserver) as Record<string, any>
+    tree.server = { workers: 2 }
+    tree.log = { level: 'info' }
+    tree.admin = { group: ADMIN_GROUP }
+    tree.store = { redisUrl: redis.url, keyPrefix: 'workers:' }
+    kg = await startChildKubegate(tree)
+    await until('both workers ready', async () => (await get(kg.metricsUrl + '/readyz')).status === 200, 30_000)
+  })
+  after(async () => {
+    kg?.kill()
+    await redis?.close()
+    await apiserver?.close()
+    await issuer?.close()
+  })
+
+  it('says so, and a revocation through one worker is refused by both', async () => {
+    assert.ok(kg.lines.some((l) => l.msg === 'primary serving metrics for its workers' && l.store === 'redis'))
+    const m = parseExposition((await get(kg.metricsUrl + '/metrics')).text)
+    assert.equal(m.value('kubegate_store_state', { state: 'connected' }), 1)
+    const user = await issuer.token({ email: 'user01@example.com', groups: ['students'] })
+    const admin = await issuer.token({ email: 'admin@example.com', groups: [ADMIN_GROUP] })
+    for (let i = 0; i < 4; i++) assert.equal((await call(kg.url + PODS('user01'), { token: user })).status, 200)
+    const created = await call(kg.url + '/kubegate/v1/revocations', { method: 'POST', token: admin, body: { user: 'user01@example.com' } })
+    assert.equal(created.status, 201, created.text)
+    await until('every worker refuses the revoked user', async () => {
+      const codes = await Promise.all(Array.from({ length: 6 }, async () => (await call(kg.url + PODS('user01'), { token: user })).status))
+      return codes.every((c) => c === 401)
+    })
+    kg.child.kill('SIGTERM')
+    assert.equal(await kg.exited, 0)
   })
 })
