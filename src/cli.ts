@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config/load.js'
 import { flattenSchema } from './config/schema.js'
 import { configFileFrom, createReloader, reloadableFiles, shutdown } from './lifecycle.js'
 import { start, type Kubegate } from './main.js'
-import { answerPrimary, workerCount, workerStartOptions } from './server/cluster-mode.js'
+import { answerPrimary, startPrimary, workerCount, workerStartOptions } from './server/cluster-mode.js'
 
 const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as the OIDC user, by impersonation.
 
@@ -119,7 +119,6 @@ async function startWorker (config: Config): Promise<Kubegate> {
  */
 async function supervise (config: Config, workers: number): Promise<number> {
   const { createLogger } = await import('./log/logger.js')
-  const { startPrimary } = await import('./server/cluster-mode.js')
   const logger = createLogger({ level: config.log.level, sharedStdout: true })
   const primary = await startPrimary(config, workers, logger)
   process.on('SIGHUP', () => primary.reload())

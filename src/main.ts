@@ -50,7 +50,7 @@ export interface StartOptions {
   readonly loginStateStore?: LoginStateStore
   /** The store's state for `kubegate_store_state` (revocation/rate-limit store, when one is configured). */
   readonly storeState?: () => StoreState
-  /** The revocation/rate-limit store instead of the configured one (a worker's IPC store); the caller closes it. */
+  /** The revocation/rate-limit store instead of the configured one (a worker's IPC store); the caller owns it (close() leaves it open). */
   readonly store?: Store
   /**
    * false: no metrics and probe listener in this process (a worker of `server.workers` > 1: the primary serves
