@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The kubegate command: `serve` (the proxy), `revoke`/`revocations`, `kubeconfig`, `classroom`; the only place that exits the process.
 import cluster from 'node:cluster'
-import { ConfigError, loadConfig } from './config/load.js'
+import { ConfigError, loadConfig, type Config } from './config/load.js'
 import { flattenSchema } from './config/schema.js'
 import { configFileFrom, createReloader, reloadableFiles, shutdown } from './lifecycle.js'
-import { start } from './main.js'
+import { start, type Kubegate } from './main.js'
+import { answerPrimary, startPrimary, workerCount, workerStartOptions } from './server/cluster-mode.js'
 
 const USAGE = `kubegate: an authenticating proxy that runs kubectl requests as the OIDC user, by impersonation.
 
@@ -58,8 +59,9 @@ async function serve (argv: string[]): Promise<number> {
     }
     throw err
   }
-  if (config.server.workers > 1 && cluster.isPrimary) return supervise(config.server.workers, config.log.level)
-  const kg = await start(config)
+  const workers = workerCount(config.server.workers)
+  if (workers > 1 && cluster.isPrimary) return supervise(config, workers)
+  const kg = await (cluster.isWorker ? startWorker(config) : start(config))
   const env = process.env
   const configFile = configFileFrom(argv, env)
   const reloader = createReloader({
@@ -71,15 +73,17 @@ async function serve (argv: string[]): Promise<number> {
     logger: kg.logger,
   })
   process.on('SIGHUP', () => { void reloader.reload('SIGHUP') })
-  let stopping = false
+  let stopping: string | undefined
   const stop = (signal: string): void => {
-    if (stopping) {
+    if (stopping !== undefined) {
+      // A worker gets Ctrl+C's SIGINT from the terminal and the primary's SIGTERM: only a repeat hurries it.
+      if (cluster.isWorker && signal !== stopping) return
       // A second signal: stop waiting.
       kg.logger.warn({ signal }, 'second signal: exiting now')
       kg.logger.flush(() => process.exit(1))
       return
     }
-    stopping = true
+    stopping = signal
     reloader.close()
     kg.logger.info({ signal }, 'shutting down')
     // SIGINT is a person at a terminal: no endpoint propagation to wait for.
@@ -97,18 +101,33 @@ async function serve (argv: string[]): Promise<number> {
   return -1
 }
 
-/** server.workers > 1: this process only supervises; each worker runs `serve` with the same argv. */
-async function supervise (workers: number, level: string): Promise<number> {
+/**
+ * A worker of `server.workers` > 1: the IPC store (unless Redis is configured), no metrics listener of its own,
+ * its answers to the primary's questions, and a log destination that several processes can share.
+ */
+async function startWorker (config: Config): Promise<Kubegate> {
   const { createLogger } = await import('./log/logger.js')
-  const { superviseWorkers } = await import('./server/workers.js')
-  const logger = createLogger({ level })
-  const sup = superviseWorkers({ workers, logger })
+  const started = start(config, { ...workerStartOptions(config), logger: createLogger({ level: config.log.level, sharedStdout: true }) })
+  answerPrimary(started)
+  return await started
+}
+
+/**
+ * server.workers > 1: this process supervises, holds the workers' store and serves the metrics listener; each
+ * worker runs `serve` with the same argv. SIGHUP is forwarded to every worker; SIGTERM/SIGINT stop each
+ * gracefully (the workers' own handlers drain) and exit once all have.
+ */
+async function supervise (config: Config, workers: number): Promise<number> {
+  const { createLogger } = await import('./log/logger.js')
+  const logger = createLogger({ level: config.log.level, sharedStdout: true })
+  const primary = await startPrimary(config, workers, logger)
+  process.on('SIGHUP', () => primary.reload())
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'shutting down workers')
-    void sup.close().then(() => process.exit(0))
+    void primary.close().then(() => logger.flush(() => process.exit(0)))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

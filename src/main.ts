@@ -1,5 +1,5 @@
 // Composition root: which components kubegate is made of and how they are wired. Each is built by its own builder.
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { Logger } from 'pino'
 import type { Authenticated, Authenticator } from './auth/authenticator.js'
 import { loginIssuer } from './authn/from-config.js'
@@ -20,10 +20,11 @@ import { buildFailedAuthBudget } from './server/failed-auth-budget.js'
 import { buildTarpit } from './server/tarpit.js'
 import { createRequestHandlers } from './server/handler.js'
 import { Listener } from './server/listener.js'
-import { createProbeRoutes, type ReadinessCheck } from './server/probes.js'
+import { createProbeRoutes, readinessReport, type ReadinessCheck, type ReadinessReport } from './server/probes.js'
 import { createSessionRegistry, type SessionRegistry } from './server/sessions.js'
 import type { Admission, LocalHandler } from './server/stages.js'
 import { createSharedState, type SharedState } from './shared-state/shared-state.js'
+import type { Store } from './store/types.js'
 import { Swappable } from './swappable.js'
 import { buildTokenSource, buildUpstream, buildUpstreamHealth, upstreamReadiness, type Upstream } from './upstream/build.js'
 import type { UpstreamHealth } from './upstream/health.js'
@@ -50,6 +51,13 @@ export interface StartOptions {
   readonly loginStateStore?: LoginStateStore
   /** The store's state for `kubegate_store_state` (revocation/rate-limit store, when one is configured). */
   readonly storeState?: () => StoreState
+  /** The revocation/rate-limit store instead of the configured one (a worker's IPC store); the caller owns it (close() leaves it open). */
+  readonly store?: Store
+  /**
+   * false: no metrics and probe listener in this process (a worker of `server.workers` > 1: the primary serves
+   * that port and asks the workers over IPC). `metricsServer` is then a stand-in with url '' and port 0.
+   */
+  readonly metricsListener?: boolean
   /**
    * @internal Benchmark harness only (bench/run.ts): forward every request WITHOUT authentication, as the
    * fixed identity given here, to measure the floor that kubegate's own cost is compared against. Deliberately
@@ -76,6 +84,8 @@ export interface Kubegate {
   /** The metrics and probe listener. */
   readonly metricsServer: MetricsServer
   isReady: () => boolean
+  /** What `/readyz` would answer now (the primary of `server.workers` merges its workers' reports). */
+  readiness: () => ReadinessReport
   /** Ordinary requests being served (not watches, `logs -f` or upgraded sessions). */
   inflight: () => number
   /**
@@ -146,7 +156,7 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   const failedAuthBudget = buildFailedAuthBudget(config.server.failedAuthPerAddress, metrics.onFailedAuthBudgetExhausted, now)
   const tarpit = failedAuthBudget === undefined ? undefined : buildTarpit(config.server.failedAuthPerAddress)
   const authenticateRequest = budgetedAuthentication(authenticator, failedAuthBudget, clientAddress)
-  const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest })
+  const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest, store: options.store })
   const health = buildUpstreamHealth(config, upstream, token, logger)
   const refreshKeys = (): Promise<boolean> => authentication.current.verifier.refreshKeys()
   const login = buildLogin(config, { authenticator, refreshKeys, issuer: loginIssuer(authentication.current.loaded), sharedStore: sharedState.store, logger, stateStore: options.loginStateStore, now })
@@ -186,7 +196,9 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   // Start: issuer discovery, shared state, then the metrics listener and the proxy listener.
   await authentication.current.issuers.start()
   await sharedState.start(config.store.timeoutMilliseconds * 8)
-  const metricsServer = await startMetricsServer({ host: config.metrics.listen.host, port: config.metrics.listen.port, registry: metrics.registry, probes: probeRoutes, logger })
+  const metricsServer = options.metricsListener === false
+    ? noMetricsServer()
+    : await startMetricsServer({ host: config.metrics.listen.host, port: config.metrics.listen.port, registry: metrics.registry, probes: probeRoutes, logger })
   const { url, port } = await listener.listen(config.listen.host, config.listen.port).catch(async (err: unknown) => {
     await metricsServer.close()
     throw err
@@ -198,6 +210,11 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   }, 'kubegate listening')
   const wiring: Wiring = { config, logger, metrics, upstream, token, authentication, audit, sessions, sharedState, health, login, listener, checks, closing, reviews }
   return running(wiring, url, port, metricsServer, env, now)
+}
+
+/** A worker's stand-in for the metrics listener it does not run (StartOptions.metricsListener). */
+function noMetricsServer (): MetricsServer {
+  return { url: '', port: 0, server: createServer(), close: async () => undefined }
 }
 
 /** @internal The bench harness's fixed identity (StartOptions.unsafeBenchBarePassThrough), said loudly. */
@@ -226,6 +243,7 @@ function running (w: Wiring, url: string, port: number, metricsServer: MetricsSe
     metricsServer,
     sharedState: w.sharedState,
     isReady: () => w.checks().every((c) => c.check() === undefined),
+    readiness: () => readinessReport(w.checks()),
     inflight: () => Math.max(0, listener.inflight - sessions.count('stream')),
     reload: (next) => reloader.reload(next),
     beginShutdown: () => { listener.beginShutdown() },

@@ -12,34 +12,39 @@ import { readFileSync } from 'node:fs'
 import type * as ConfigLoad from '../../src/config/load.js'
 import type * as LogModule from '../../src/log/logger.js'
 import type * as MainModule from '../../src/main.js'
-import type * as WorkersModule from '../../src/server/workers.js'
+import type * as ClusterModule from '../../src/server/cluster-mode.js'
 import { kubegateModule } from '../lib/dist.js'
 
 // The compiled tree when the orchestrator built one (what production runs), else src/ under tsx.
 const { loadConfig } = await kubegateModule<typeof ConfigLoad>('config/load.js')
 const { createLogger } = await kubegateModule<typeof LogModule>('log/logger.js')
 const { start } = await kubegateModule<typeof MainModule>('main.js')
-const { superviseWorkers } = await kubegateModule<typeof WorkersModule>('server/workers.js')
+const { answerPrimary, startPrimary, workerCount, workerStartOptions } = await kubegateModule<typeof ClusterModule>('server/cluster-mode.js')
 type Kubegate = MainModule.Kubegate
 
 interface Spec { tree: Record<string, unknown>, bare?: { user: string, groups: string[] }, workers?: number }
 const spec = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Spec
 const config = loadConfig({ overrides: spec.tree, env: {} })
-const logger = createLogger({ level: config.log.level })
-const workers = spec.workers ?? config.server.workers
+const workers = spec.workers ?? workerCount(config.server.workers)
+const multi = workers > 1 || cluster.isWorker
+const logger = createLogger({ level: config.log.level, sharedStdout: multi })
 
 if (cluster.isPrimary && workers > 1) {
-  const sup = superviseWorkers({ workers, logger })
+  // As `kubegate serve` runs server.workers > 1: the primary holds the store and the metrics listener.
+  const primary = await startPrimary(config, workers, logger)
+  const sup = primary.supervisor
   await sup.ready
   process.send?.({ type: 'ready', url: `https://127.0.0.1:${config.listen.port}`, pids: Object.values(cluster.workers ?? {}).map((w) => w?.process.pid) })
   process.on('message', (m: { type: string, id?: number }) => {
     if (m.type === 'stats') process.send?.({ type: 'stats', id: m.id, size: -1 })
   })
-  const stop = (): void => { void sup.close().then(() => process.exit(0)) }
+  const stop = (): void => { void primary.close().then(() => process.exit(0)) }
   process.on('SIGTERM', stop)
   process.on('disconnect', stop)
 } else {
-  const kg: Kubegate = await start(config, { logger, ...(spec.bare === undefined ? {} : { unsafeBenchBarePassThrough: spec.bare }) })
+  const started = start(config, { logger, ...(cluster.isWorker ? workerStartOptions(config) : {}), ...(spec.bare === undefined ? {} : { unsafeBenchBarePassThrough: spec.bare }) })
+  if (cluster.isWorker) answerPrimary(started)
+  const kg: Kubegate = await started
   if (cluster.isPrimary) process.send?.({ type: 'ready', url: kg.url })
   const gc = (globalThis as { gc?: () => void }).gc
   process.on('message', (m: { type: string, id?: number, file?: string }) => {

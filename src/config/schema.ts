@@ -170,10 +170,11 @@ export const SCHEMA = {
     maxUpgradesPerUser: { type: 'int', default: 32, min: 1, doc: 'Concurrent exec/attach/port-forward sessions per user.' },
     workers: {
       type: 'int',
-      default: 1,
-      min: 1,
+      // The one place the default lives: 0 = one worker per available CPU, 1 = a single process.
+      default: 0,
+      min: 0,
       max: 64,
-      doc: 'Processes serving requests on one shared listener (node:cluster); set to the cores the pod is given. Caches are per process.',
+      doc: 'Processes serving requests on one shared listener (node:cluster). 0: one per CPU available to the process (os.availableParallelism(), bounded by the cgroup CPU limit, at most 64); 1: a single process, no supervisor. With more than one, revocations, rate limits and logins in progress are shared through the primary (or Redis), and the primary serves the metrics port for all of them (docs/operations.md, "Workers"). Token caches are per process.',
     },
     trustedProxies: {
       type: 'list',

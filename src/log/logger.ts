@@ -21,6 +21,11 @@ export const REDACT = [
 export interface LoggerOptions {
   readonly level: string
   readonly destination?: DestinationStream
+  /**
+   * Several processes write this stdout (the workers of `server.workers` > 1): each write(2) is whole lines and
+   * at most PIPE_BUF bytes, which the kernel writes in one piece even on a pipe shared with other writers.
+   */
+  readonly sharedStdout?: boolean
 }
 
 /** The fields every line carries besides level, time and msg. */
@@ -29,10 +34,17 @@ const BASE = { service: 'kubegate' } as const
 /** Where each logger made by createLogger writes, for its access lines (same destination, same format). */
 const accessDestinations = new WeakMap<Logger, DestinationStream>()
 
+/** Writes of at most this many bytes to a pipe are atomic (POSIX PIPE_BUF; 4096 on Linux). */
+export const PIPE_BUF = 4096
+
 export function createLogger (options: LoggerOptions): Logger {
   let destination = options.destination
   if (destination === undefined) {
-    const boom = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+    // sonic-boom buffers whole lines and cuts its buffer into writes of at most maxWrite bytes, each whole lines
+    // (a longer line is one write of its own); minLength must stay below maxWrite.
+    const boom = options.sharedStdout === true
+      ? pino.destination({ dest: 1, sync: false, minLength: PIPE_BUF / 2, maxWrite: PIPE_BUF })
+      : pino.destination({ dest: 1, sync: false, minLength: 4096 })
     // minLength batches writes under load; without a timer a quiet proxy would hold its last lines (the
     // start-up line, a shutdown) in memory indefinitely.
     const t = setInterval(() => { boom.flush() }, 1000)

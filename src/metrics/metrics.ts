@@ -125,7 +125,7 @@ export function createMetrics (options: MetricsOptions = {}): KubegateMetrics {
 }
 
 function registerBuildInfo (registry: Registry, version: string | undefined): void {
-  new Gauge({ name: 'kubegate_build_info', help: 'Always 1; labels carry the version.', labelNames: ['version', 'node'], registers: [registry] })
+  new Gauge({ name: 'kubegate_build_info', help: 'Always 1; labels carry the version.', labelNames: ['version', 'node'], registers: [registry], aggregator: 'first' })
     .set({ version: version ?? 'unknown', node: process.version }, 1)
 }
 
@@ -221,6 +221,8 @@ class ConfigReloadMetrics {
       name: 'kubegate_config_last_reload_success_timestamp_seconds',
       help: 'When the configuration was last (re)loaded successfully.',
       registers: [registry],
+      // Across workers: the one that has gone longest without a successful reload.
+      aggregator: 'min',
     })
     this.#lastSuccess.set(Date.now() / 1000)
     for (const r of ['success', 'failure']) this.#reloads.labels(r).inc(0)

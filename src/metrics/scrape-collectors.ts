@@ -1,5 +1,5 @@
 // Metrics read at scrape time from the components that hold the figures (cache, JWKS, sessions, readiness, store).
-import { Counter, Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, type Aggregator, type Registry } from 'prom-client'
 
 /** What a store reports about itself (revocation lists, rate limits); see docs/operations.md. */
 export type StoreState = 'connected' | 'degraded' | 'disconnected'
@@ -45,10 +45,11 @@ function registerTokenCacheCollectors (registry: Registry, tokenCache: MetricsSo
 }
 
 function registerJwksCollectors (registry: Registry, jwks: MetricsSources['jwks']): void {
+  // Across workers (server.workers > 1) the worst one: the oldest fetch, the fewest keys, discovery not done.
   scrapeGauge(registry, 'kubegate_jwks_last_success_timestamp_seconds', 'When the issuer\'s key set was last fetched successfully (0: never).',
-    () => jwks().jwksLastSuccess / 1000)
-  scrapeGauge(registry, 'kubegate_jwks_keys', 'Usable keys in the current key set.', () => jwks().jwksKeys)
-  scrapeGauge(registry, 'kubegate_oidc_discovery_done', '1 once OIDC discovery succeeded.', () => (jwks().discovered ? 1 : 0))
+    () => jwks().jwksLastSuccess / 1000, 'min')
+  scrapeGauge(registry, 'kubegate_jwks_keys', 'Usable keys in the current key set.', () => jwks().jwksKeys, 'min')
+  scrapeGauge(registry, 'kubegate_oidc_discovery_done', '1 once OIDC discovery succeeded.', () => (jwks().discovered ? 1 : 0), 'min')
 }
 
 /** What is being served right now: requests, long-running streams, upgraded sessions. */
@@ -62,13 +63,14 @@ function registerLoadCollectors (registry: Registry, src: Pick<MetricsSources, '
 
 function registerReadinessCollectors (registry: Registry, src: Pick<MetricsSources, 'checks' | 'upstreamUp'>): void {
   const registers = [registry]
-  scrapeGauge(registry, 'kubegate_ready', '1 when /readyz passes.', () => (src.checks().every(([, ok]) => ok) ? 1 : 0))
-  new Gauge({ name: 'kubegate_readiness_check', help: 'Each readiness check: 1 passing, 0 failing.', labelNames: ['check'], registers,
+  // Across workers (server.workers > 1): 1 only when every worker passes ('min').
+  scrapeGauge(registry, 'kubegate_ready', '1 when /readyz passes.', () => (src.checks().every(([, ok]) => ok) ? 1 : 0), 'min')
+  new Gauge({ name: 'kubegate_readiness_check', help: 'Each readiness check: 1 passing, 0 failing.', labelNames: ['check'], registers, aggregator: 'min',
     collect () {
       this.reset()
       for (const [name, ok] of src.checks()) this.set({ check: name }, ok ? 1 : 0)
     } })
-  new Gauge({ name: 'kubegate_upstream_up', help: 'Last apiserver health check: 1 answered, 0 failed (absent before the first).', registers,
+  new Gauge({ name: 'kubegate_upstream_up', help: 'Last apiserver health check: 1 answered, 0 failed (absent before the first).', registers, aggregator: 'min',
     collect () {
       const up = src.upstreamUp()
       // remove(), not reset(): prom-client's reset() puts an unlabelled gauge back at 0, which reads "down".
@@ -78,16 +80,17 @@ function registerReadinessCollectors (registry: Registry, src: Pick<MetricsSourc
 }
 
 function registerStoreStateCollector (registry: Registry, storeState: () => StoreState): void {
-  new Gauge({ name: 'kubegate_store_state', help: 'The store\'s state: 1 on the current one.', labelNames: ['state'], registers: [registry],
+  // Across workers: 1 on every state some worker is in ('max'); one worker cut off from the store shows.
+  new Gauge({ name: 'kubegate_store_state', help: 'The store\'s state: 1 on the current one.', labelNames: ['state'], registers: [registry], aggregator: 'max',
     collect () {
       const s = storeState()
       for (const st of STORE_STATES) this.set({ state: st }, st === s ? 1 : 0)
     } })
 }
 
-/** An unlabelled gauge set from `read()` at each scrape. */
-function scrapeGauge (registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({ name, help, registers: [registry], collect () { this.set(read()) } })
+/** An unlabelled gauge set from `read()` at each scrape; `aggregator`: how the workers' values merge (default sum). */
+function scrapeGauge (registry: Registry, name: string, help: string, read: () => number, aggregator: Aggregator = 'sum'): void {
+  new Gauge({ name, help, registers: [registry], aggregator, collect () { this.set(read()) } })
 }
 
 /**

@@ -8,7 +8,8 @@ import type { LocalHandler } from '../server/stages.js'
 export interface MetricsServerOptions {
   readonly host: string
   readonly port: number
-  readonly registry: Registry
+  /** A prom-client Registry, or anything that renders an exposition (the primary's merge of its workers'). */
+  readonly registry: Pick<Registry, 'metrics' | 'contentType'>
   /** `/livez`, `/readyz`, `/healthz`: the same handlers as on the proxy listener. */
   readonly probes: ReadonlyMap<string, LocalHandler>
   readonly logger?: Logger

@@ -21,34 +21,52 @@ function reply (res: ServerResponse, code: number, body: string, degraded?: stri
   res.end(body)
 }
 
+/** What `/readyz` would answer now: failing or not, the verbose lines, and the names of the degraded checks. */
+export interface ReadinessReport {
+  readonly ready: boolean
+  /** One line per check, `[+]`, `[!]` or `[-]`, each ending in a newline. */
+  readonly text: string
+  readonly degraded: readonly string[]
+}
+
+/** Runs every check once. */
+export function readinessReport (checks: readonly ReadinessCheck[]): ReadinessReport {
+  let ready = true
+  let text = ''
+  const degraded: string[] = []
+  for (const c of checks) {
+    const reason = c.check()
+    const impaired = c.degraded?.()
+    if (impaired !== undefined) degraded.push(c.name)
+    if (reason !== undefined) {
+      ready = false
+      text += `[-]${c.name} failed: ${reason}${impaired === undefined ? '' : ` (${impaired})`}\n`
+    } else if (impaired !== undefined) text += `[!]${c.name} degraded: ${impaired}\n`
+    else text += `[+]${c.name} ok\n`
+  }
+  return { ready, text, degraded }
+}
+
+/** Answers `/readyz` from a report (the checks of this process, or every worker's merged by the primary). */
+export function replyReadiness (req: IncomingMessage, res: ServerResponse, r: ReadinessReport): void {
+  const verbose = (req.url ?? '').includes('verbose')
+  const d = r.degraded.length > 0 ? r.degraded.join(',') : undefined
+  if (!r.ready) reply(res, 503, r.text + 'readyz check failed\n', d)
+  else reply(res, 200, verbose ? r.text + (d === undefined ? 'readyz check passed\n' : 'readyz check passed (degraded)\n') : 'ok', d)
+}
+
+/** `/livez` and `/healthz`: the process is alive and serving. */
+export const liveness: LocalHandler = (req, res) => {
+  const verbose = (req.url ?? '').includes('verbose')
+  reply(res, 200, verbose ? '[+]ping ok\nlivez check passed\n' : 'ok')
+}
+
 /**
  * `/livez`, `/healthz` (process alive and serving) and `/readyz` (every check passes right now; not a
  * latch: a check that starts failing makes it fail again). `?verbose` lists the checks as the apiserver's
  * probes do.
  */
 export function createProbeRoutes (checks: () => readonly ReadinessCheck[]): Map<string, LocalHandler> {
-  const live: LocalHandler = (req, res) => {
-    const verbose = (req.url ?? '').includes('verbose')
-    reply(res, 200, verbose ? '[+]ping ok\nlivez check passed\n' : 'ok')
-  }
-  const ready: LocalHandler = (req: IncomingMessage, res: ServerResponse) => {
-    const verbose = (req.url ?? '').includes('verbose')
-    let failed = false
-    let text = ''
-    const degraded: string[] = []
-    for (const c of checks()) {
-      const reason = c.check()
-      const impaired = c.degraded?.()
-      if (impaired !== undefined) degraded.push(c.name)
-      if (reason !== undefined) {
-        failed = true
-        text += `[-]${c.name} failed: ${reason}${impaired === undefined ? '' : ` (${impaired})`}\n`
-      } else if (impaired !== undefined) text += `[!]${c.name} degraded: ${impaired}\n`
-      else text += `[+]${c.name} ok\n`
-    }
-    const d = degraded.length > 0 ? degraded.join(',') : undefined
-    if (failed) reply(res, 503, text + 'readyz check failed\n', d)
-    else reply(res, 200, verbose ? text + (d === undefined ? 'readyz check passed\n' : 'readyz check passed (degraded)\n') : 'ok', d)
-  }
-  return new Map([['/livez', live], ['/healthz', live], ['/readyz', ready]])
+  const ready: LocalHandler = (req, res) => replyReadiness(req, res, readinessReport(checks()))
+  return new Map([['/livez', liveness], ['/healthz', liveness], ['/readyz', ready]])
 }

@@ -9,7 +9,7 @@ import { Lease, leaseSize } from './lease.js'
 import { LocalBucket } from './local-bucket.js'
 
 export interface RateLimiterOptions {
-  /** A Redis store shares the budget between replicas; memory (or none) keeps it local. */
+  /** A Redis (or the workers' IPC) store shares the budget between replicas; memory keeps it local. */
   readonly store: Store
   readonly logger: Logger
   /** 0: no request rate limit. */
@@ -102,7 +102,7 @@ export class RateLimiter {
   constructor (o: RateLimiterOptions) {
     this.#o = o
     this.#now = o.now ?? Date.now
-    this.#shared = o.store.kind === 'redis'
+    this.#shared = o.store.kind !== 'memory'
     this.#syncOk = this.#shared
     this.#exempt = new Set(o.exemptGroups)
     this.#leaseSize = leaseSize(o.burst)

@@ -55,10 +55,15 @@ export interface SharedState {
 
 type SharedConfig = Pick<Config, 'store' | 'revocation' | 'rateLimit' | 'admin' | 'oidc'>
 
+/** Redis is configured: a URL or sentinels. */
+export function configuresRedis (c: Config['store']): boolean {
+  return c.redisUrl !== undefined || (c.redisSentinels ?? []).length > 0
+}
+
 /** The configured store: Redis when a URL or sentinels are set, memory otherwise. */
 export function createConfiguredStore (c: Config['store'], logger: Logger): Store {
   const sentinels = c.redisSentinels ?? []
-  if (c.redisUrl === undefined && sentinels.length === 0) return createMemoryStore()
+  if (!configuresRedis(c)) return createMemoryStore()
   return createRedisStore({
     url: c.redisUrl,
     password: c.redisPasswordFile === undefined ? undefined : readFileSync(c.redisPasswordFile, 'utf8').replace(/\r?\n$/, ''),

@@ -3,6 +3,11 @@ import type { BucketPolicy, LeaseGrant, LeaseRequest, Store, StoreState } from '
 
 export interface MemoryStoreOptions {
   readonly now?: () => number
+  /**
+   * Keys under `prefix` are kept at most `maxEntries`; past it the oldest set is dropped. For what anyone may
+   * create (logins in progress: `/login` is unauthenticated), never for what must not be lost (revocations).
+   */
+  readonly capped?: { readonly prefix: string, readonly maxEntries: number }
 }
 
 interface Entry { value: string, expiresAt: number }
@@ -25,10 +30,14 @@ export class MemoryStore implements Store {
   readonly #groups = new Map<string, Map<string, number>>()
   readonly #channels = new Map<string, Set<(m: string) => void>>()
   readonly #listeners = new Set<(s: StoreState) => void>()
+  readonly #capped: MemoryStoreOptions['capped']
+  /** The capped keys, oldest set first. */
+  readonly #cappedKeys = new Set<string>()
   #closed = false
 
   constructor (options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now
+    this.#capped = options.capped
   }
 
   get state (): StoreState { return this.#closed ? 'down' : 'up' }
@@ -41,19 +50,45 @@ export class MemoryStore implements Store {
   async set (key: string, value: string, ttlMs: number): Promise<void> {
     this.#check()
     this.#kv.set(key, { value, expiresAt: this.#now() + ttl(ttlMs) })
+    this.#cap(key)
   }
+
+  /**
+   * Drops every expired key and bucket (reads drop them too, but nothing reads an abandoned login or an idle
+   * user's bucket again); a long-lived store calls this periodically. Returns how many were dropped.
+   */
+  sweep (): number {
+    const t = this.#now()
+    let n = 0
+    for (const [k, e] of this.#kv) {
+      if (e.expiresAt <= t) {
+        this.#drop(k)
+        n++
+      }
+    }
+    for (const [k, b] of this.#buckets) {
+      if (b.expiresAt <= t) {
+        this.#buckets.delete(k)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** Entries and buckets held (for tests and the sweep's log). */
+  get size (): number { return this.#kv.size + this.#buckets.size }
 
   async take (key: string): Promise<string | undefined> {
     this.#check()
     const v = this.#live(key)?.value
-    this.#kv.delete(key)
+    this.#drop(key)
     return v
   }
 
   async delete (key: string): Promise<boolean> {
     this.#check()
     const existed = this.#live(key) !== undefined
-    this.#kv.delete(key)
+    this.#drop(key)
     return existed
   }
 
@@ -139,6 +174,7 @@ export class MemoryStore implements Store {
     if (this.#closed) return
     this.#closed = true
     this.#kv.clear()
+    this.#cappedKeys.clear()
     this.#buckets.clear()
     this.#channels.clear()
     for (const l of this.#listeners) l('down')
@@ -149,10 +185,27 @@ export class MemoryStore implements Store {
     const e = this.#kv.get(key)
     if (e === undefined) return undefined
     if (e.expiresAt <= this.#now()) {
-      this.#kv.delete(key)
+      this.#drop(key)
       return undefined
     }
     return e
+  }
+
+  #drop (key: string): void {
+    this.#kv.delete(key)
+    this.#cappedKeys.delete(key)
+  }
+
+  /** A key just set under the capped prefix becomes the newest; past the cap the oldest goes. */
+  #cap (key: string): void {
+    const c = this.#capped
+    if (c === undefined || !key.startsWith(c.prefix)) return
+    this.#cappedKeys.delete(key)
+    this.#cappedKeys.add(key)
+    for (const oldest of this.#cappedKeys) {
+      if (this.#cappedKeys.size <= c.maxEntries) break
+      this.#drop(oldest)
+    }
   }
 
   #check (): void {

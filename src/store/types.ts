@@ -1,6 +1,7 @@
 /**
  * The shared-state store: the few primitives kubegate's replicas need to agree (revocations, rate-limit
- * budgets, live replica count). Two implementations: memory (one replica, the default) and Redis.
+ * budgets, live replica count). Three implementations: memory (one process), Redis (replicas), and IPC (the workers
+ * of one process tree, served by the primary's memory store: src/store/ipc.ts).
  * Keys and channels are given without the deployment's key prefix; implementations add it.
  */
 
@@ -34,7 +35,7 @@ export interface LeaseGrant {
 }
 
 export interface Store {
-  readonly kind: 'memory' | 'redis'
+  readonly kind: 'memory' | 'redis' | 'ipc'
   readonly state: StoreState
   get: (key: string) => Promise<string | undefined>
   /** Sets the value with a time to live (ms, > 0). */

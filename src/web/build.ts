@@ -5,7 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { Config } from '../config/load.js'
 import type { Store } from '../store/types.js'
 import { createLoginRoutes, type LoginRoutes } from './routes.js'
-import type { LoginStateStore } from './state-store.js'
+import { LOGIN_KEY_PREFIX, type LoginStateStore } from './state-store.js'
 
 export interface LoginDeps {
   /** Verifies the ID token the login hands out; the serving authenticator (an OIDC reload swaps it). */
@@ -27,7 +27,7 @@ export interface LoginDeps {
 
 /** Login state on the shared store, under its own key space. */
 export function loginStoreOn (store: Store): LoginStateStore {
-  const k = (key: string): string => 'login:' + key
+  const k = (key: string): string => LOGIN_KEY_PREFIX + key
   return {
     set: (key, value, ttlMs) => store.set(k(key), value, ttlMs),
     get: (key) => store.get(k(key)),
@@ -69,9 +69,10 @@ export function buildLogin (config: Config, deps: LoginDeps): LoginRoutes | unde
     authenticator: deps.authenticator,
     refreshKeys: deps.refreshKeys,
     logger: deps.logger.child({ component: 'login' }),
-    // With Redis, logins in progress live there, so /login and /callback may land on different replicas.
+    // With Redis (or the workers' IPC store), logins in progress live there, so /login and /callback may land on
+    // different replicas or workers.
     // The single-replica default keeps the login module's own bounded memory store (/login is unauthenticated).
-    store: deps.stateStore ?? (deps.sharedStore.kind === 'redis' ? loginStoreOn(deps.sharedStore) : undefined),
+    store: deps.stateStore ?? (deps.sharedStore.kind !== 'memory' ? loginStoreOn(deps.sharedStore) : undefined),
     now: deps.now,
   })
 }

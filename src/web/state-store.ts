@@ -4,6 +4,9 @@
  * Deliberately tiny so the shared store (src/store/, memory and Redis) can implement it directly: with
  * several replicas behind one URL, the browser may start the login on one and come back on another.
  */
+/** Where logins in progress live in a shared store (Redis, the workers' IPC store): `login:<key>`. */
+export const LOGIN_KEY_PREFIX = 'login:'
+
 export interface LoginStateStore {
   /** Stores `value` under `key` for `ttlMs` milliseconds (replacing any previous value). */
   set: (key: string, value: string, ttlMs: number) => Promise<void>

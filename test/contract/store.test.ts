@@ -1,13 +1,17 @@
 /**
- * One contract for every store: the memory store and the Redis store against a real redis-server
- * (started here on a free loopback port, killed and restarted to test outages).
+ * One contract for every store: the memory store, the workers' IPC store (over a fake channel pair to a host
+ * on a memory store) and the Redis store against a real redis-server (started here on a free loopback port,
+ * killed and restarted to test outages).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createIpcStore } from '../../src/store/ipc.js'
+import { StoreHost } from '../../src/store/ipc-host.js'
 import { createMemoryStore } from '../../src/store/memory.js'
 import { createRedisStore } from '../../src/store/redis.js'
 import type { Store, StoreState } from '../../src/store/types.js'
+import { ipcPair } from '../helpers/ipc-pair.js'
 import { hasRedis, startRedis, type TestRedis } from '../helpers/redis.js'
 
 async function waitFor (cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -26,7 +30,17 @@ interface Kind {
 
 let redis: TestRedis | undefined
 let seq = 0
-const kinds: Kind[] = [{ name: 'memory', make: async () => createMemoryStore() }]
+const kinds: Kind[] = [
+  { name: 'memory', make: async () => createMemoryStore() },
+  {
+    name: 'ipc',
+    async make () {
+      const pair = ipcPair()
+      new StoreHost(createMemoryStore()).attach(pair.primary)
+      return createIpcStore({ channel: pair.worker, commandTimeoutMs: 2000 })
+    },
+  },
+]
 if (hasRedis()) {
   kinds.push({
     name: 'redis',

@@ -29,7 +29,9 @@ export interface ChildKubegate {
 export async function startChildKubegate (tree: Record<string, unknown>): Promise<ChildKubegate> {
   const dir = createTempDir('kubegate-child-')
   const configFile = join(dir, 'kubegate.yaml')
-  writeFileSync(configFile, stringify(tree))
+  // One process unless the test asks for workers (the default, 0, would start one per CPU).
+  const server = (tree.server ?? {}) as Record<string, unknown>
+  writeFileSync(configFile, stringify({ ...tree, server: { workers: 1, ...server } }))
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', configFile], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -85,12 +87,14 @@ export async function startChildKubegate (tree: Record<string, unknown>): Promis
       check()
     })
   const start = await waitFor((l) => l.msg === 'kubegate listening')
+  // With server.workers > 1 the primary serves the metrics listener (a worker's start-up line has metrics '').
+  const metricsUrl = start.metrics !== '' ? start.metrics : (await waitFor((l) => l.msg === 'primary serving metrics for its workers')).metrics
   return {
     child,
     configFile,
     lines,
     url: start.url as string,
-    metricsUrl: start.metrics as string,
+    metricsUrl: metricsUrl as string,
     exited,
     waitFor,
     kill: () => { if (child.exitCode === null) child.kill('SIGKILL') },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
-import { accessLogWriter, createLogger, REDACT } from '../../../src/log/logger.js'
+import { accessLogWriter, createLogger, PIPE_BUF, REDACT } from '../../../src/log/logger.js'
 import type { AccessRecord } from '../../../src/server/handler.js'
 
 function sink (): { stream: Writable, lines: () => Array<Record<string, unknown>> } {
@@ -93,5 +93,15 @@ describe('access log writer', () => {
     const [line] = s.lines()
     assert.equal(line?.msg, 'request')
     assert.equal(line?.groups, '[Redacted]')
+  })
+})
+
+describe('stdout shared by the workers', () => {
+  it('writes whole lines of at most PIPE_BUF bytes per write(2), so processes never interleave mid-line', () => {
+    const logger = createLogger({ level: 'info', sharedStdout: true })
+    const stream = (logger as unknown as Record<symbol, { maxWrite: number, minLength: number }>)[pino.symbols.streamSym]!
+    assert.equal(PIPE_BUF, 4096)
+    assert.equal(stream.maxWrite, PIPE_BUF)
+    assert.ok(stream.minLength < stream.maxWrite)
   })
 })
