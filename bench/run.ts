@@ -40,7 +40,7 @@ const DURATION = Number(flag('duration') ?? (QUICK ? 1 : 6))
 const CPU_PROF = flag('cpu-prof') !== undefined
 const OUT = flag('out') ?? BENCH_DIR + (QUICK ? 'results/quick.json' : 'results/latest.json')
 const CONNECTIONS = 32
-const WATCHES = Number(flag('watches') ?? (QUICK ? 200 : 1000))
+const WATCHES = Number(flag('watches') ?? (QUICK ? 150 : 1000))
 const CACHE_FILL = QUICK ? 500 : 10_000
 // Enough never-seen tokens for a whole round: wrk's `once` mode stops sending when the file is used up but
 // still divides by the full duration, so a file that runs out caps the measured req/s (8,000 tokens per 6 s
@@ -210,9 +210,17 @@ async function main (): Promise<void> {
     log(`bench: ${QUICK ? 'quick' : 'full'} run, ${ROUNDS} round(s) of ${DURATION}s, pinned=${PINNED}`)
     const profDir = BENCH_DIR + 'results/profiles'
     if (CPU_PROF) mkdirSync(profDir, { recursive: true })
-    const [bare, kg] = await Promise.all([
+    // Scenario A's kubegate (a second and third issuer, an AuthenticationConfiguration) starts alongside.
+    const startAuthn = async (): Promise<{ authn: Awaited<ReturnType<typeof startKg>>, others: Array<Awaited<ReturnType<typeof startTestIssuer>>> }> => {
+      const others = await Promise.all([startTestIssuer({ pki, issuerPath: '/ci' }), startTestIssuer({ pki, issuerPath: '/tenant' })])
+      const file = join(tmp, 'authentication.yaml')
+      writeFileSync(file, threeIssuerConfig(issuer.url, others.map((o) => o.url), pki.caPem))
+      return { authn: await startKg('kg-authn', { authenticationConfig: file }), others }
+    }
+    const [bare, kg, scenarioA] = await Promise.all([
       startKg('bare', { bare: true }),
       startKg('kg', { execArgv: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] }),
+      ONLY.has('a') ? startAuthn() : undefined,
     ])
 
     // ---------------------------------------------------------------- tokens
@@ -342,11 +350,8 @@ async function main (): Promise<void> {
     // ---------------------------------------------------------------- A: AuthenticationConfiguration, cached
     if (ONLY.has('a')) {
       log('bench: scenario A (classroom tokens, AuthenticationConfiguration with 3 issuers and CEL mappings vs --oidc-* flags)')
-      const others = await Promise.all([startTestIssuer({ pki, issuerPath: '/ci' }), startTestIssuer({ pki, issuerPath: '/tenant' })])
+      const { authn, others } = scenarioA as NonNullable<typeof scenarioA>
       try {
-        const file = join(tmp, 'authentication.yaml')
-        writeFileSync(file, threeIssuerConfig(issuer.url, others.map((o) => o.url), pki.caPem))
-        const authn = await startKg('kg-authn', { authenticationConfig: file })
         const authnT: Target = { name: 'kubegate-authn', url: authn.url, upstreamCpu: CPU_LOAD, pids: () => authn.pids, proxyCpus: CPU_PROXY }
         // The scenario measures the cached path: both caches hold the classroom's tokens before any round
         // (a quick run has no warm-up, and on a loaded machine its one short round could be all misses).
@@ -473,8 +478,7 @@ async function main (): Promise<void> {
     if (ONLY.has('7')) {
       log('bench: scenario 7 (forwarder comparison)')
       const kinds = ['dispatch', 'stream', 'http-pipe', 'http-proxy']
-      const fwd: Target[] = []
-      for (const k of kinds) fwd.push(await startForwarder(k))
+      const fwd = await Promise.all(kinds.map(async (k) => startForwarder(k)))
       const s = await compare([direct, ...fwd], () => oneFile)
       results.s7 = s
       const base = (s.dispatch as Summary).rps
@@ -486,13 +490,14 @@ async function main (): Promise<void> {
     // ---------------------------------------------------------------- workers
     if (ONLY.has('w')) {
       log('bench: workers (2 processes on both cores) vs single process')
-      const [bare2, kg2] = await Promise.all([startKg('bare2', { bare: true, workers: 2 }), startKg('kg2', { workers: 2 })])
+      // A quick run checks that workers serve; it skips the bare x2 reference (three more processes to start).
+      const [bare2, kg2] = await Promise.all([QUICK ? undefined : startKg('bare2', { bare: true, workers: 2 }), startKg('kg2', { workers: 2 })])
       const both = PINNED ? '0,1' : CPU_PROXY
       const T = [
         direct,
         bareT,
         kgT,
-        { name: 'bare x2', url: bare2.url, upstreamCpu: CPU_LOAD, pids: () => bare2.pids, proxyCpus: both },
+        ...(bare2 === undefined ? [] : [{ name: 'bare x2', url: bare2.url, upstreamCpu: CPU_LOAD, pids: () => bare2.pids, proxyCpus: both }]),
         { name: 'kubegate x2', url: kg2.url, upstreamCpu: CPU_LOAD, pids: () => kg2.pids, proxyCpus: both },
       ]
       const s = await compare(T, () => classFile)
@@ -502,7 +507,7 @@ async function main (): Promise<void> {
         const x = s[t.name] as Summary
         rows.push({ scenario: 'W workers (classroom)', metric: `${t.name}: req/s, p99 ms, vs direct`, value: `${x.rps}, ${(x.p99Us / 1000).toFixed(2)}, ${r2(x.rps / d)}`, target: t.name === 'kubegate x2' ? '> 0.45 (HAProxy)' : '', met: t.name === 'kubegate x2' ? x.rps / d > 0.45 : undefined })
       }
-      await Promise.all([bare2.child.stop(), kg2.child.stop()])
+      await Promise.all([bare2?.child.stop(), kg2.child.stop()])
     }
     // ---------------------------------------------------------------- micro
     let micro: MicroResult[] = []
