@@ -48,53 +48,65 @@ function queryBool (query: string, name: string): boolean {
   return !(v === '0' || v.toLowerCase() === 'false')
 }
 
+function nonResource (method: string, path: string): RequestInfo {
+  return { isResourceRequest: false, verb: method.toLowerCase(), apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', path }
+}
+
+/** The path without its leading and trailing slashes (strings.Trim(path, "/")). */
+function trimSlashes (path: string): string {
+  let a = 0
+  let b = path.length
+  while (a < b && path.charCodeAt(a) === 47) a++
+  while (b > a && path.charCodeAt(b - 1) === 47) b--
+  return a === 0 && b === path.length ? path : path.slice(a, b)
+}
+
+/** The verb of a request that names no `watch`/`proxy` prefix, from its method (before list/watch/deletecollection). */
+function methodVerb (method: string): string {
+  switch (method) {
+    case 'POST': return 'create'
+    case 'GET': case 'HEAD': return 'get'
+    case 'PUT': return 'update'
+    case 'PATCH': return 'patch'
+    case 'DELETE': return 'delete'
+    default: return ''
+  }
+}
+
 export function requestInfo (method: string, url: string): RequestInfo {
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
-  const query = q === -1 ? '' : url.slice(q + 1)
-  const nonResource = (): RequestInfo => ({
-    isResourceRequest: false, verb: method.toLowerCase(), apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', path,
-  })
-  const trimmed = path.replace(/^\/+|\/+$/g, '')
-  let parts = trimmed === '' ? [] : trimmed.split('/')
-  if (parts.length < 3 || !API_PREFIXES.has(parts[0] as string)) return nonResource()
+  const trimmed = trimSlashes(path)
+  const parts = trimmed === '' ? [] : trimmed.split('/')
+  // `i` walks the parts as the apiserver's slicing does (currentParts = currentParts[1:]).
+  let i = 0
+  if (parts.length < 3 || !API_PREFIXES.has(parts[0] as string)) return nonResource(method, path)
   let apiGroup = ''
-  const prefix = parts[0]
-  parts = parts.slice(1)
+  const prefix = parts[i++]
   if (prefix === 'apis') {
     // The prefix is consumed: this asks for group, version and at least one more part.
-    if (parts.length < 3) return nonResource()
-    apiGroup = parts[0] as string
-    parts = parts.slice(1)
+    if (parts.length - i < 3) return nonResource(method, path)
+    apiGroup = parts[i++] as string
   }
-  const apiVersion = parts[0] as string
-  parts = parts.slice(1)
+  const apiVersion = parts[i++] as string
   let verb: string
-  if (parts[0] === 'watch' || parts[0] === 'proxy') {
-    if (parts.length < 2) return nonResource()
-    verb = parts[0]
-    parts = parts.slice(1)
+  if (parts[i] === 'watch' || parts[i] === 'proxy') {
+    if (parts.length - i < 2) return nonResource(method, path)
+    verb = parts[i++] as string
   } else {
-    switch (method) {
-      case 'POST': verb = 'create'; break
-      case 'GET': case 'HEAD': verb = 'get'; break
-      case 'PUT': verb = 'update'; break
-      case 'PATCH': verb = 'patch'; break
-      case 'DELETE': verb = 'delete'; break
-      default: verb = ''
-    }
+    verb = methodVerb(method)
   }
   let namespace = ''
-  if (parts[0] === 'namespaces' && parts.length > 1) {
-    namespace = parts[1] as string
+  if (parts[i] === 'namespaces' && parts.length - i > 1) {
+    namespace = parts[i + 1] as string
     // /namespaces/{ns}/{resource}/... addresses a namespaced resource; /namespaces/{ns}/status|finalize is a
     // subresource of the namespace object itself (whose namespace is then its own name, as in the apiserver).
-    if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2] as string)) parts = parts.slice(2)
+    if (parts.length - i > 2 && !NAMESPACE_SUBRESOURCES.has(parts[i + 2] as string)) i += 2
   }
-  const resource = parts[0] ?? ''
-  const name = parts[1] ?? ''
-  const subresource = parts.length >= 3 && verb !== 'proxy' ? parts[2] as string : ''
-  if (name === '' && verb === 'get') verb = queryBool(query, 'watch') ? 'watch' : 'list'
+  const resource = parts[i] ?? ''
+  const name = parts[i + 1] ?? ''
+  const subresource = parts.length - i >= 3 && verb !== 'proxy' ? parts[i + 2] as string : ''
+  if (name === '' && verb === 'get') verb = queryBool(q === -1 ? '' : url.slice(q + 1), 'watch') ? 'watch' : 'list'
   if (name === '' && verb === 'delete') verb = 'deletecollection'
   return { isResourceRequest: true, verb, apiGroup, apiVersion, namespace, resource, subresource, name, path }
 }
