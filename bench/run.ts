@@ -15,7 +15,7 @@
  * scenario 1 profile into bench/results/profiles/), --out=FILE.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
+import { freePort } from '../test/helpers/free-port.js'
 import { tmpdir, cpus, totalmem, release } from 'node:os'
 import { join } from 'node:path'
 import { startTestIssuer } from '../test/helpers/issuer.js'
@@ -65,16 +65,6 @@ function log (s: string): void {
   process.stderr.write(s + '\n')
 }
 
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)

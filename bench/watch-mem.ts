@@ -12,7 +12,7 @@
  * Not part of `npm run bench`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
+import { freePort } from '../test/helpers/free-port.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestIssuer } from '../test/helpers/issuer.js'
@@ -27,16 +27,6 @@ const ONLY = (flag('only') ?? 'kubegate,floor-tls,floor-proxy,floor-proxy-ctx,fl
 
 interface Mem { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number }
 
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-}
 
 const kib = (a: number, b: number, n: number): number => Math.round((b - a) / 1024 / n * 100) / 100
 
