@@ -15,9 +15,7 @@ import { bindMetrics } from './metrics/sources.js'
 import type { OidcVerifier } from './oidc/verifier.js'
 import { ConfigReload } from './reload.js'
 import { createClientAddress } from './server/client-address.js'
-import { budgetedAuthentication } from './server/budgeted-authentication.js'
-import { buildFailedAuthBudget } from './server/failed-auth-budget.js'
-import { buildTarpit } from './server/tarpit.js'
+import { buildFloodDefence } from './server/flood-defence.js'
 import { createRequestHandlers } from './server/handler.js'
 import { Listener } from './server/listener.js'
 import { createProbeRoutes, readinessReport, type ReadinessCheck, type ReadinessReport } from './server/probes.js'
@@ -153,10 +151,8 @@ export async function start (config: Config, options: StartOptions = {}): Promis
   // What lives as long as the process.
   const sessions = createSessionRegistry()
   const clientAddress = createClientAddress(config.server.trustedProxies)
-  const failedAuthBudget = buildFailedAuthBudget(config.server.failedAuthPerAddress, metrics.onFailedAuthBudgetExhausted, now)
-  const tarpit = failedAuthBudget === undefined ? undefined : buildTarpit(config.server.failedAuthPerAddress)
-  const authenticateRequest = budgetedAuthentication(authenticator, failedAuthBudget, clientAddress)
-  const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest, store: options.store })
+  const flood = buildFloodDefence(config.server.failedAuthPerAddress, { authenticator, clientAddress, onExhausted: metrics.onFailedAuthBudgetExhausted, now })
+  const sharedState = createSharedState(config, { authenticator, sessions, logger, now, authenticateRequest: flood.authenticate, store: options.store })
   const health = buildUpstreamHealth(config, upstream, token, logger)
   const refreshKeys = (): Promise<boolean> => authentication.current.verifier.refreshKeys()
   const login = buildLogin(config, { authenticator, refreshKeys, issuer: loginIssuer(authentication.current.loaded), sharedStore: sharedState.store, logger, stateStore: options.loginStateStore, now })
@@ -187,11 +183,11 @@ export async function start (config: Config, options: StartOptions = {}): Promis
     onAccess: (r) => { metrics.onAccess(r); audit.current?.record(r); options.onAccess?.(r) },
     onAuthFailure: (f) => { metrics.onAuthFailure(f); options.onAuthFailure?.(f) },
     clientAddress,
-    failedAuthBudget,
-    tarpit,
+    failedAuthBudget: flood.budget,
+    tarpit: flood.tarpit,
     bareIdentity: benchBareIdentity(options, logger),
   }))
-  bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, tarpit, get checks () { return checks() }, health, sharedState, storeState: options.storeState })
+  bindMetrics(metrics, { authentication, inflight: () => listener.inflight, sessions, tarpit: flood.tarpit, get checks () { return checks() }, health, sharedState, storeState: options.storeState })
 
   // Start: issuer discovery, shared state, then the metrics listener and the proxy listener.
   await authentication.current.issuers.start()
