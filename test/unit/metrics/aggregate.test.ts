@@ -3,17 +3,10 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { mergeProcessMetrics } from '../../../src/metrics/aggregate.js'
 import { createMetrics, type StoreState } from '../../../src/metrics/metrics.js'
-import type { AccessRecord } from '../../../src/log/access-record.js'
+import { accessRecord } from '../../helpers/access-record.js'
 import { parseExposition } from '../../helpers/prom-text.js'
 
-function rec (over: Partial<AccessRecord> = {}): AccessRecord {
-  return {
-    requestId: 'r1', method: 'GET', uri: '/api/v1/namespaces/user01/pods', user: 'user01@example.com', groups: ['students'],
-    verb: 'list', resource: 'pods', subresource: '', namespace: 'user01', name: '', status: 200, bytes: 10,
-    durationMs: 3, upstreamMs: 2, remoteAddress: '127.0.0.1', userAgent: 'kubectl', upgrade: undefined, failure: undefined,
-    ...over,
-  }
-}
+const rec = accessRecord
 
 function worker (o: { requests: number, inflight: number, ready: boolean, keys: number, store: StoreState }): ReturnType<typeof createMetrics> {
   const m = createMetrics({ version: '1.2.3' })

@@ -1,17 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createMetrics } from '../../../src/metrics/metrics.js'
-import type { AccessRecord } from '../../../src/server/handler.js'
+import { accessRecord } from '../../helpers/access-record.js'
 import { parseExposition } from '../../helpers/prom-text.js'
 
-function rec (over: Partial<AccessRecord> = {}): AccessRecord {
-  return {
-    requestId: 'r1', method: 'GET', uri: '/api/v1/namespaces/user01/pods', user: 'user01@example.com', groups: ['students'],
-    verb: 'list', resource: 'pods', subresource: '', namespace: 'user01', name: '', status: 200, bytes: 10,
-    durationMs: 3, upstreamMs: 2, remoteAddress: '127.0.0.1', userAgent: 'kubectl', upgrade: undefined, failure: undefined,
-    ...over,
-  }
-}
+const rec = accessRecord
 
 function bindStatic (m: ReturnType<typeof createMetrics>, stats = { hits: 0, misses: 0, negativeHits: 0 }): { stats: typeof stats } {
   const cache = { size: 2, stats }
