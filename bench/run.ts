@@ -22,6 +22,7 @@ import { startTestIssuer } from '../test/helpers/issuer.js'
 import { getTestPki } from '../test/helpers/pki.js'
 import { ensureHaproxy, startHaproxy, statusFor } from './lib/haproxy.js'
 import { buildKubegate, DIST_ENV } from './lib/dist.js'
+import { kubegateTree } from './lib/kubegate-config.js'
 import { BENCH_DIR, hasTaskset, pin, setChildEnv, spawnChild, type Child } from './lib/procs.js'
 import { makeForgedTokens, makeTokens, writeTokenFile } from './lib/tokens.js'
 import { runWrk, type WrkResult } from './lib/wrk.js'
@@ -169,15 +170,8 @@ async function main (): Promise<void> {
     writeFileSync(saFile, 'bench-service-account-token\n', { mode: 0o600 })
     const PATH = '/api/v1/namespaces/user01/pods'
 
-    const tree = (port: number): Record<string, unknown> => ({
-      listen: `127.0.0.1:${port}`,
-      tls: { certFile: kgCert.certFile, privateKeyFile: kgCert.keyFile },
-      oidc: { issuerUrl: issuer.url, clientId: 'kubegate', caFile: pki.caFile, usernameClaim: 'email', groupsClaim: 'groups' },
-      upstream: { server: upstreamUrl, caFile: pki.caFile, tokenFile: saFile },
-      // Metrics on a free port: the default 127.0.0.1:9090 may be taken by another process on the machine.
-      metrics: { listen: '127.0.0.1:0' },
-      log: { level: 'info' },
-    })
+    const tree = (port: number): Record<string, unknown> =>
+      kubegateTree({ port, cert: kgCert, issuerUrl: issuer.url, caFile: pki.caFile, upstreamUrl, saFile })
     const startKg = async (name: string, o: { bare?: boolean, workers?: number, execArgv?: string[], authenticationConfig?: string } = {}): Promise<{ child: Child, url: string, pids: number[] }> => {
       const port = await freePort()
       const specFile = join(tmp, `${name}.json`)

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startTestIssuer } from '../test/helpers/issuer.js'
 import { getTestPki } from '../test/helpers/pki.js'
+import { kubegateTree } from './lib/kubegate-config.js'
 import { spawnChild, type Child } from './lib/procs.js'
 import { makeTokens } from './lib/tokens.js'
 
@@ -58,14 +59,7 @@ async function main (): Promise<void> {
       if (target === 'kubegate') {
         const specFile = join(tmp, 'kg.json')
         writeFileSync(specFile, JSON.stringify({
-          tree: {
-            listen: `127.0.0.1:${port}`,
-            tls: { certFile: kgCert.certFile, privateKeyFile: kgCert.keyFile },
-            oidc: { issuerUrl: issuer.url, clientId: 'kubegate', caFile: pki.caFile, usernameClaim: 'email', groupsClaim: 'groups' },
-            upstream: { server: upstreamUrl, caFile: pki.caFile, tokenFile: saFile },
-            metrics: { listen: '127.0.0.1:0' },
-            log: { level: 'info' },
-          },
+          tree: kubegateTree({ port, cert: kgCert, issuerUrl: issuer.url, caFile: pki.caFile, upstreamUrl, saFile }),
           workers: 1,
         }))
         proc = spawnChild('procs/kubegate.ts', [specFile], { execArgv: ['--expose-gc'] })
